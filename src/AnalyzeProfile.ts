@@ -1,0 +1,164 @@
+/**
+ * The program a runner executes for a claimed job: analyse every post of
+ * the profile that has no analysis at the current analyzer version, each
+ * checkpointed in its own transaction, then aggregate the profile.
+ *
+ * Every kind of job runs this one idempotent program: an "analyze" job on a
+ * fresh profile analyses everything, a "refresh" after a re-import only
+ * what is new or changed, a "reaggregate" nothing but the aggregate.
+ */
+import { Clock, Duration, Effect, Schedule } from "effect"
+import { aggregate } from "./Aggregate.js"
+import { Analyzer } from "./Analyzer.js"
+import { type Job, type Post, PostAnalysis } from "./Domain.js"
+import { AnalyzerError, type LeaseLost, type NotFound, type StoreError } from "./Errors.js"
+import { JobStore, type Lease } from "./JobStore.js"
+import { ProfileStore } from "./ProfileStore.js"
+
+export interface AnalyzeSettings {
+  /** Posts of one job analysed at once. */
+  readonly postConcurrency: number
+  /** Longest one analyzer call may take before it counts as a timeout. */
+  readonly postTimeout: Duration.DurationInput
+  /** Retries of a transient analyzer failure before the post is failed. */
+  readonly postRetries: number
+  /** First delay between retries of a post; doubles each time, jittered. */
+  readonly postRetryBase: Duration.DurationInput
+}
+
+export const defaultAnalyzeSettings: AnalyzeSettings = {
+  postConcurrency: 4,
+  postTimeout: Duration.seconds(60),
+  postRetries: 3,
+  postRetryBase: Duration.millis(200)
+}
+
+/** Rounds of "analyse what is missing" before giving up on a moving target. */
+const MAX_ROUNDS = 3
+
+export const analyzeProfile = (
+  job: Job,
+  settings: AnalyzeSettings = defaultAnalyzeSettings
+): Effect.Effect<
+  void,
+  StoreError | LeaseLost | NotFound,
+  Analyzer | ProfileStore | JobStore
+> =>
+  Effect.gen(function* () {
+    const analyzer = yield* Analyzer
+    const profiles = yield* ProfileStore
+    const jobs = yield* JobStore
+    const lease: Lease = { jobId: job.id, epoch: job.epoch }
+    const profile = yield* profiles.get(job.owner, job.profileId)
+
+    const analyseOne = (post: Post) =>
+      analyzePost(post, settings).pipe(
+        Effect.flatMap((outcome) =>
+          Effect.map(Clock.currentTimeMillis, (now) =>
+            new PostAnalysis({
+              postId: post.id,
+              analyzerId: analyzer.id,
+              analyzerVersion: analyzer.version,
+              outcome,
+              analyzedAt: new Date(now)
+            })
+          )
+        ),
+        // A checkpoint that has started commits even if the job is being
+        // interrupted: it is one short transaction.
+        Effect.flatMap((analysis) =>
+          Effect.uninterruptible(jobs.checkpoint(lease, profile.id, analysis))
+        ),
+        Effect.annotateLogs("postId", post.id)
+      )
+
+    for (let round = 1; round <= MAX_ROUNDS; round++) {
+      const { posts, analyses } = yield* profiles.snapshot(profile.id, analyzer.version)
+      const covered = new Set(analyses.map((a) => a.postId))
+      const pending = posts.filter((p) => !covered.has(p.id))
+
+      if (pending.length === 0) {
+        const now = yield* Clock.currentTimeMillis
+        const insights = aggregate({
+          profile,
+          posts,
+          analyses,
+          analyzerId: analyzer.id,
+          analyzerVersion: analyzer.version,
+          now: new Date(now)
+        })
+        yield* Effect.uninterruptible(jobs.complete(lease, insights)).pipe(
+          Effect.withSpan("AnalyzeProfile.aggregate")
+        )
+        return
+      }
+
+      const failed = analyses.filter((a) => a.outcome._tag === "Failed").length
+      yield* jobs.begin(lease, {
+        total: posts.length,
+        done: analyses.length - failed,
+        failed
+      })
+      yield* Effect.logDebug("analysing posts").pipe(
+        Effect.annotateLogs({ pending: pending.length, round })
+      )
+      yield* Effect.forEach(pending, analyseOne, {
+        concurrency: settings.postConcurrency,
+        discard: true
+      })
+    }
+    return yield* Effect.dieMessage(
+      `posts of profile ${profile.id} kept changing during ${MAX_ROUNDS} rounds`
+    )
+  }).pipe(Effect.withSpan("AnalyzeProfile", { attributes: { jobId: job.id } }))
+
+/**
+ * Analyses one post: transient failures are retried with exponential
+ * backoff and jitter; what still fails becomes a recorded failure, never a
+ * failed job.
+ */
+const analyzePost = (post: Post, settings: AnalyzeSettings) =>
+  Effect.flatMap(Analyzer, (analyzer) => {
+    let attempts = 0
+    const once = Effect.suspend(() => {
+      attempts++
+      return analyzer.analyze(post)
+    }).pipe(
+      Effect.catchAllDefect((defect) =>
+        Effect.fail(
+          new AnalyzerError({ reason: "Rejected", detail: describe(defect) })
+        )
+      ),
+      Effect.timeoutFail({
+        duration: settings.postTimeout,
+        onTimeout: () =>
+          new AnalyzerError({
+            reason: "Timeout",
+            detail: `no answer within ${Duration.format(settings.postTimeout)}`
+          })
+      })
+    )
+    return once.pipe(
+      Effect.retry({
+        schedule: Schedule.exponential(settings.postRetryBase).pipe(
+          Schedule.jittered
+        ),
+        times: settings.postRetries,
+        while: (e) => e.transient
+      }),
+      Effect.map((result) => ({ _tag: "Analysed" as const, result })),
+      Effect.catchAll((error) =>
+        Effect.as(
+          Effect.logWarning("post analysis failed for good", error),
+          {
+            _tag: "Failed" as const,
+            failure: { reason: error.reason, message: error.detail, attempts }
+          }
+        )
+      ),
+      Effect.withSpan("AnalyzeProfile.post", { attributes: { postId: post.id } })
+    )
+  })
+
+const describe = (defect: unknown): string =>
+  defect instanceof Error ? defect.message : String(defect)

@@ -1,0 +1,196 @@
+/**
+ * The API a host calls: import a profile, submit analysis, follow the job,
+ * read the insights. No function here takes a connection, a session or a
+ * transaction: the library owns its pool, and each call uses one short
+ * transaction at most.
+ *
+ * Every read of a job or insights names the owner (the host's user id) and
+ * answers NotFound for another owner's ids.
+ */
+import { SqlClient } from "@effect/sql"
+import { Context, type Duration, Effect, Layer, Option, Schedule, Stream } from "effect"
+import type { Analyzer } from "./Analyzer.js"
+import { type Job, type JobKind, type ProfileInsights, isTerminal } from "./Domain.js"
+import { InvalidInput, type NotFound, StoreError, type UnknownFormat } from "./Errors.js"
+import { importProfile } from "./import/ProfileImporter.js"
+import * as JobRunner from "./JobRunner.js"
+import * as JobSignal from "./JobSignal.js"
+import * as JobStore from "./JobStore.js"
+import * as ProfileStore from "./ProfileStore.js"
+import { migrate } from "./store/Migrations.js"
+
+export interface SubmitOptions {
+  /** Default "analyze". */
+  readonly kind?: JobKind | undefined
+  /** Higher runs first. Default 0. */
+  readonly priority?: number | undefined
+  /** Not before this time. Default: now. */
+  readonly runAfter?: Date | undefined
+  /** Claims allowed before the job fails for good. Default 5. */
+  readonly maxAttempts?: number | undefined
+}
+
+export interface WatchOptions {
+  /** How often the job is read. Default 250 milliseconds. */
+  readonly interval?: Duration.DurationInput | undefined
+}
+
+export interface InsightsShape {
+  /**
+   * Imports a profile export in any supported format (detected from the
+   * content) as the owner's copy of that profile. `source` names the input
+   * in errors, such as a file path. Invalid input stores nothing.
+   */
+  readonly importProfile: (
+    owner: string,
+    content: unknown,
+    source?: string
+  ) => Effect.Effect<ProfileStore.SaveResult, InvalidInput | UnknownFormat | StoreError>
+  /**
+   * Records an analysis job and returns it; a runner fiber, not the
+   * caller, runs it. While an active job of the same kind exists for the
+   * profile, returns that one instead. Once recorded, interrupting the
+   * caller does not affect the job.
+   */
+  readonly submit: (
+    owner: string,
+    profileId: string,
+    options?: SubmitOptions
+  ) => Effect.Effect<Job, InvalidInput | StoreError | NotFound>
+  readonly status: (owner: string, jobId: string) => Effect.Effect<Job, StoreError | NotFound>
+  /** The owner's most recent job for a profile. */
+  readonly latestJob: (
+    owner: string,
+    profileId: string
+  ) => Effect.Effect<Option.Option<Job>, StoreError>
+  /**
+   * The job each time its progress or status changes, starting with its
+   * current state and ending with its terminal state.
+   */
+  readonly watch: (
+    owner: string,
+    jobId: string,
+    options?: WatchOptions
+  ) => Stream.Stream<Job, StoreError | NotFound>
+  /** Waits for the job's terminal state. */
+  readonly awaitJob: (
+    owner: string,
+    jobId: string,
+    options?: WatchOptions
+  ) => Effect.Effect<Job, StoreError | NotFound>
+  readonly cancel: (owner: string, jobId: string) => Effect.Effect<Job, StoreError | NotFound>
+  readonly insights: (
+    owner: string,
+    profileId: string
+  ) => Effect.Effect<ProfileInsights, StoreError | NotFound>
+}
+
+export class Insights extends Context.Tag("profile-insights/Insights")<
+  Insights,
+  InsightsShape
+>() {}
+
+const checkOwner = (owner: string) =>
+  typeof owner === "string" && owner.trim() !== ""
+    ? Effect.void
+    : Effect.fail(
+        new InvalidInput({
+          source: "input",
+          record: "",
+          field: "owner",
+          detail: "expected a non-empty owner id"
+        })
+      )
+
+export const make = Effect.gen(function* () {
+  const profiles = yield* ProfileStore.ProfileStore
+  const jobs = yield* JobStore.JobStore
+  const signal = yield* JobSignal.JobSignal
+
+  const watch: InsightsShape["watch"] = (owner, jobId, options) => {
+    const interval = options?.interval ?? "250 millis"
+    return Stream.repeatEffectWithSchedule(
+      jobs.get(owner, jobId),
+      Schedule.spaced(interval)
+    ).pipe(
+      Stream.changesWith((a, b) =>
+        a.status === b.status &&
+        a.done === b.done &&
+        a.failed === b.failed &&
+        a.total === b.total
+      ),
+      Stream.takeUntil((job) => isTerminal(job.status))
+    )
+  }
+
+  return Insights.of({
+    importProfile: (owner, content, source = "input") =>
+      checkOwner(owner).pipe(
+        Effect.zipRight(importProfile(content, source)),
+        Effect.flatMap((imported) => profiles.save(owner, imported)),
+        Effect.withSpan("Insights.importProfile")
+      ),
+    submit: (owner, profileId, options) =>
+      checkOwner(owner).pipe(
+        Effect.zipRight(
+          jobs.submit({
+            owner,
+            profileId,
+            kind: options?.kind ?? "analyze",
+            priority: options?.priority,
+            runAfter: options?.runAfter,
+            maxAttempts: options?.maxAttempts
+          })
+        ),
+        Effect.tap(() => signal.notify),
+        Effect.uninterruptible,
+        Effect.withSpan("Insights.submit")
+      ),
+    status: jobs.get,
+    latestJob: jobs.latestFor,
+    watch,
+    awaitJob: (owner, jobId, options) =>
+      watch(owner, jobId, options).pipe(
+        Stream.runLast,
+        Effect.flatMap(Option.match({
+          onNone: () => jobs.get(owner, jobId),
+          onSome: Effect.succeed
+        }))
+      ),
+    cancel: (owner, jobId) => Effect.tap(jobs.cancel(owner, jobId), () => signal.notify),
+    insights: profiles.insights
+  })
+})
+
+/**
+ * The stores, the in-process wake signal and migrations, over whatever
+ * SqlClient the adapter provides. No runner: for processes that only
+ * submit and read.
+ */
+export const layerWithoutRunner: Layer.Layer<
+  Insights | ProfileStore.ProfileStore | JobStore.JobStore | JobSignal.JobSignal,
+  StoreError,
+  SqlClient.SqlClient
+> = Layer.effect(Insights, make).pipe(
+  Layer.provideMerge(
+    Layer.mergeAll(ProfileStore.layer, JobStore.layer, JobSignal.layer)
+  ),
+  Layer.provideMerge(
+    Layer.effectDiscard(
+      migrate.pipe(Effect.mapError((cause) => new StoreError({ operation: "migrate", cause })))
+    )
+  )
+)
+
+/**
+ * Everything a host needs: the API, and a runner that works on jobs for
+ * as long as the layer lives. Needs a SqlClient (from an adapter) and an
+ * Analyzer.
+ */
+export const layer = (
+  options: JobRunner.RunnerOptions = {}
+): Layer.Layer<
+  Insights | ProfileStore.ProfileStore | JobStore.JobStore | JobSignal.JobSignal,
+  StoreError,
+  SqlClient.SqlClient | Analyzer
+> => JobRunner.layer(options).pipe(Layer.provideMerge(layerWithoutRunner))

@@ -1,0 +1,19 @@
+/**
+ * profile-insights: durable analysis of social-media profiles into
+ * insights, as background jobs.
+ *
+ * Effect hosts compose `Insights.layer()` with a storage adapter
+ * (profile-insights/sqlite or profile-insights/postgres) and an analyzer
+ * (`EmbeddedAnalyzer.layer`).
+ */
+export * from "./Domain.js"
+export * from "./Errors.js"
+export * as Aggregate from "./Aggregate.js"
+export { Analyzer, type AnalyzerShape } from "./Analyzer.js"
+export * as AnalyzeProfile from "./AnalyzeProfile.js"
+export * as Insights from "./Insights.js"
+export * as JobRunner from "./JobRunner.js"
+export * as JobSignal from "./JobSignal.js"
+export * as JobStore from "./JobStore.js"
+export * as ProfileStore from "./ProfileStore.js"
+export * as Migrations from "./store/Migrations.js"

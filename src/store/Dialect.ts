@@ -1,0 +1,67 @@
+/**
+ * Where the SQL dialects differ, in one place. Every other query of the
+ * store is written once for all of them.
+ */
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect, Exit } from "effect"
+
+/**
+ * Runs `effect` in one write transaction.
+ *
+ * SQLite: BEGIN IMMEDIATE, so the write lock is taken (waiting on the busy
+ * timeout) before anything is read, and no transaction ever has to upgrade
+ * a read lock, which SQLite refuses at once between processes.
+ * Other dialects: the client's own transaction.
+ */
+export const writeTransaction =
+  (sql: SqlClient.SqlClient) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+    sql.onDialectOrElse({
+      sqlite: () => immediate(sql, effect),
+      orElse: () => sql.withTransaction(effect)
+    })
+
+const immediate = <A, E, R>(
+  sql: SqlClient.SqlClient,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | SqlError, R> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function* () {
+      const conn = yield* sql.reserve
+      yield* conn.executeUnprepared("BEGIN IMMEDIATE", [], undefined)
+      const exit = yield* Effect.exit(
+        restore(
+          Effect.provideService(effect, SqlClient.TransactionConnection, [
+            conn,
+            0
+          ])
+        )
+      )
+      const rollback = conn
+        .executeUnprepared("ROLLBACK", [], undefined)
+        .pipe(Effect.ignore)
+      if (Exit.isFailure(exit)) {
+        yield* rollback
+        return yield* exit
+      }
+      const commit = yield* Effect.exit(
+        conn.executeUnprepared("COMMIT", [], undefined)
+      )
+      if (Exit.isFailure(commit)) {
+        yield* rollback
+        return yield* Effect.failCause(commit.cause)
+      }
+      return exit.value
+    })
+  ).pipe(Effect.scoped)
+
+/**
+ * The locking clause of the claim query: Postgres skips rows another
+ * runner is claiming; SQLite needs none inside an immediate transaction.
+ */
+export const skipLocked = (sql: SqlClient.SqlClient) =>
+  sql.onDialectOrElse({
+    pg: () => sql`FOR UPDATE SKIP LOCKED`,
+    orElse: () => sql``
+  })

@@ -1,0 +1,57 @@
+import { Layer, Logger, LogLevel } from "effect"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { SqliteStorage } from "../../adapters/sqlite/index.js"
+import { type Analyzer, Insights, type JobRunner } from "../../src/index.js"
+
+/** A fresh SQLite file in a temporary directory. */
+export const tempDatabase = (): string =>
+  join(mkdtempSync(join(tmpdir(), "profile-insights-test-")), "test.db")
+
+/** The whole library on a SQLite file, with a runner that polls quickly. */
+export const sqliteLayer = (
+  filename: string,
+  analyzer: Layer.Layer<Analyzer>,
+  runner: JobRunner.RunnerOptions = {}
+) =>
+  Insights.layer({
+    pollInterval: "50 millis",
+    postRetryBase: "5 millis",
+    ...runner
+  }).pipe(
+    Layer.provide(analyzer),
+    Layer.provide(SqliteStorage.layer({ filename })),
+    Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
+  )
+
+/** A profile in the library's own format with `captions.length` posts. */
+export const ownProfile = (
+  handle: string,
+  captions: ReadonlyArray<string>,
+  followers: number | null = 1000
+) => ({
+  profile: {
+    platform: "instagram",
+    handle,
+    displayName: `The ${handle}`,
+    followers,
+    fetchedAt: "2026-01-10T12:00:00.000Z"
+  },
+  posts: captions.map((caption, i) => ({
+    platformPostId: `${handle}-${i + 1}`,
+    caption,
+    mediaType: "image",
+    likes: 10 * (i + 1),
+    comments: i,
+    postedAt: new Date(Date.UTC(2026, 0, 1 + i, 9 + (i % 5))).toISOString()
+  }))
+})
+
+export const twelveCaptions = Array.from(
+  { length: 12 },
+  (_, i) => (i % 3 === 0 ? `sad day number ${i}` : `good food post ${i}`)
+)
+
+export const insights = Insights.Insights
+
