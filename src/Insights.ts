@@ -10,7 +10,13 @@
 import { SqlClient } from "@effect/sql"
 import { Context, type Duration, Effect, Layer, Option, Schedule, Stream } from "effect"
 import type { Analyzer } from "./Analyzer.js"
-import { type Job, type JobKind, type ProfileInsights, isTerminal } from "./Domain.js"
+import {
+  type Job,
+  type JobKind,
+  ProfileImport,
+  type ProfileInsights,
+  isTerminal
+} from "./Domain.js"
 import { InvalidInput, type NotFound, StoreError, type UnknownFormat } from "./Errors.js"
 import { importProfile } from "./import/ProfileImporter.js"
 import * as JobRunner from "./JobRunner.js"
@@ -38,7 +44,7 @@ export interface WatchOptions {
 export interface InsightsShape {
   /**
    * Imports a profile export in any supported format (detected from the
-   * content) as the owner's copy of that profile. `source` names the input
+   * content), or a ProfileImport, as the owner's copy of that profile. `source` names the input
    * in errors, such as a file path. Invalid input stores nothing.
    */
   readonly importProfile: (
@@ -126,7 +132,11 @@ export const make = Effect.gen(function* () {
   return Insights.of({
     importProfile: (owner, content, source = "input") =>
       checkOwner(owner).pipe(
-        Effect.zipRight(importProfile(content, source)),
+        Effect.zipRight(
+          content instanceof ProfileImport
+            ? Effect.succeed(content)
+            : importProfile(content, source)
+        ),
         Effect.flatMap((imported) => profiles.save(owner, imported)),
         Effect.withSpan("Insights.importProfile")
       ),

@@ -1,25 +1,25 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Layer, Option, Schedule, Stream } from "effect"
-import { SqliteStorage } from "../adapters/sqlite/index.js"
 import { Insights } from "../src/index.js"
 import * as ScriptedAnalyzer from "./support/ScriptedAnalyzer.js"
-import { ownProfile, sqliteLayer, tempDatabase, twelveCaptions } from "./support/Fixtures.js"
+import { libraryLayer, ownProfile, twelveCaptions } from "./support/Fixtures.js"
+import { storages } from "./support/Storage.js"
 
-const withLibrary = <A, E>(
-  body: (
-    api: Insights.InsightsShape,
-    analyzer: ScriptedAnalyzer.ScriptedAnalyzer
-  ) => Effect.Effect<A, E, never>,
-  filename = tempDatabase()
-) =>
-  Effect.gen(function* () {
-    const analyzer = yield* ScriptedAnalyzer.make()
-    return yield* Effect.flatMap(Insights.Insights, (api) => body(api, analyzer)).pipe(
-      Effect.provide(sqliteLayer(filename, analyzer.layer))
-    )
-  })
+describe.each(storages.filter((s) => s.available))("the pipeline on $name", (storage) => {
+  const withLibrary = <A, E>(
+    body: (
+      api: Insights.InsightsShape,
+      analyzer: ScriptedAnalyzer.ScriptedAnalyzer
+    ) => Effect.Effect<A, E, never>
+  ) =>
+    Effect.gen(function* () {
+      const analyzer = yield* ScriptedAnalyzer.make()
+      const database = yield* storage.fresh
+      return yield* Effect.flatMap(Insights.Insights, (api) => body(api, analyzer)).pipe(
+        Effect.provide(libraryLayer(database(), analyzer.layer))
+      )
+    })
 
-describe("the pipeline on SQLite", () => {
   it.live("a job survives its submitter being interrupted 1 ms after submit", () =>
     withLibrary((api) =>
       Effect.gen(function* () {
@@ -176,15 +176,13 @@ describe("the pipeline on SQLite", () => {
       })
     )
   )
-})
 
-describe("shutdown", () => {
   it.live("closing the runner hands a running job back, and the next runner finishes it", () =>
     Effect.gen(function* () {
-      const filename = tempDatabase()
+      const database = yield* storage.fresh
       const captions = twelveCaptions.map((c) => `${c} slow-40`)
       const analyzer = yield* ScriptedAnalyzer.make()
-      const layer = sqliteLayer(filename, analyzer.layer, { postConcurrency: 1 })
+      const layer = libraryLayer(database(), analyzer.layer, { postConcurrency: 1 })
 
       const jobId = yield* Effect.gen(function* () {
         const api = yield* Insights.Insights
@@ -199,9 +197,7 @@ describe("shutdown", () => {
 
       const handedBack = yield* Effect.flatMap(Insights.Insights, (api) =>
         api.status("alice", jobId)
-      ).pipe(Effect.provide(Insights.layerWithoutRunner.pipe(
-        Layer.provide(SqliteStorage.layer({ filename }))
-      )))
+      ).pipe(Effect.provide(Insights.layerWithoutRunner.pipe(Layer.provide(database()))))
       expect(handedBack.status).toBe("queued")
       expect(handedBack.leaseHolder).toBeNull()
       expect(handedBack.done).toBeGreaterThanOrEqual(3)

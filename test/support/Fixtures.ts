@@ -1,17 +1,12 @@
 import { Layer, Logger, LogLevel } from "effect"
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { SqliteStorage } from "../../adapters/sqlite/index.js"
 import { type Analyzer, Insights, type JobRunner } from "../../src/index.js"
+import type { StorageLayer } from "./Storage.js"
 
-/** A fresh SQLite file in a temporary directory. */
-export const tempDatabase = (): string =>
-  join(mkdtempSync(join(tmpdir(), "profile-insights-test-")), "test.db")
+export { tempDatabase } from "./Storage.js"
 
-/** The whole library on a SQLite file, with a runner that polls quickly. */
-export const sqliteLayer = (
-  filename: string,
+/** The whole library over a storage layer, with a runner that polls quickly. */
+export const libraryLayer = (
+  storage: StorageLayer,
   analyzer: Layer.Layer<Analyzer>,
   runner: JobRunner.RunnerOptions = {}
 ) =>
@@ -21,7 +16,7 @@ export const sqliteLayer = (
     ...runner
   }).pipe(
     Layer.provide(analyzer),
-    Layer.provide(SqliteStorage.layer({ filename })),
+    Layer.provide(storage),
     Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
   )
 
@@ -52,6 +47,3 @@ export const twelveCaptions = Array.from(
   { length: 12 },
   (_, i) => (i % 3 === 0 ? `sad day number ${i}` : `good food post ${i}`)
 )
-
-export const insights = Insights.Insights
-

@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+/**
+ * The profile-insights command line.
+ *
+ *   profile-insights analyze FILE [--db PATH] [--json] [--owner ID]
+ *
+ * Imports a profile export, runs its analysis job to the end and prints
+ * the insights. Exit code 0 on success, 2 on bad input with a one-line
+ * reason, 1 on any other failure.
+ */
+import { Args, Command, Options } from "@effect/cli"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Console, Data, Effect, Layer, Logger, LogLevel } from "effect"
+import { SqliteStorage } from "../../adapters/sqlite/index.js"
+import { EmbeddedAnalyzer } from "../../src/analyzer/EmbeddedAnalyzer.js"
+import { importProfileFile } from "../../src/import/ProfileImporter.js"
+import { Insights, ProfileStore } from "../../src/index.js"
+import * as Progress from "./Progress.js"
+import * as Summary from "./Summary.js"
+
+const file = Args.text({ name: "FILE" }).pipe(
+  Args.withDescription("a profile export: the library's JSON, Instagram, Apify, X/Twitter or Reddit")
+)
+const db = Options.text("db").pipe(
+  Options.withDescription("SQLite database file (created if missing)"),
+  Options.withDefault(".profile-insights/profile-insights.db")
+)
+const json = Options.boolean("json").pipe(
+  Options.withDescription("print the insights as JSON instead of a summary")
+)
+const owner = Options.text("owner").pipe(
+  Options.withDescription("owner id the profile and job are recorded under"),
+  Options.withDefault("cli")
+)
+
+const analyze = Command.make("analyze", { file, db, json, owner }, (args) =>
+  Effect.gen(function* () {
+    const api = yield* Insights.Insights
+    const profiles = yield* ProfileStore.ProfileStore
+    const imported = yield* importProfileFile(args.file)
+    const saved = yield* api.importProfile(args.owner, imported, args.file)
+    const job = yield* api.submit(args.owner, saved.profile.id)
+    yield* Progress.show(api.watch(args.owner, job.id, { interval: "100 millis" }))
+    const finished = yield* api.status(args.owner, job.id)
+    if (finished.status !== "succeeded") {
+      return yield* Effect.fail(
+        new JobDidNotSucceed({ status: finished.status, lastError: finished.lastError })
+      )
+    }
+    const insights = yield* api.insights(args.owner, saved.profile.id)
+    const profile = yield* profiles.get(args.owner, saved.profile.id)
+    yield* args.json
+      ? Console.log(JSON.stringify(Summary.toJson(profile, insights), null, 2))
+      : Console.log(Summary.render(profile, insights))
+  }).pipe(
+    Effect.provide(
+      Insights.layer({ jobConcurrency: 1 }).pipe(
+        Layer.provide(EmbeddedAnalyzer.layer),
+        Layer.provide(SqliteStorage.layer({ filename: args.db }))
+      )
+    )
+  )
+).pipe(Command.withDescription("import a profile export, analyse it and print its insights"))
+
+class JobDidNotSucceed extends Data.TaggedError("JobDidNotSucceed")<{
+  readonly status: string
+  readonly lastError: string | null
+}> {
+  override get message(): string {
+    const reason = this.lastError === null ? "" : `: ${this.lastError}`
+    return `the analysis job ended ${this.status}${reason}`
+  }
+}
+
+const cli = Command.run(
+  Command.make("profile-insights").pipe(Command.withSubcommands([analyze])),
+  { name: "profile-insights", version: "0.1.0" }
+)
+
+/** One line on stderr and an exit code, for errors a user can act on. */
+const reportFailure = (error: unknown) =>
+  Effect.sync(() => {
+    const tag = typeof error === "object" && error !== null && "_tag" in error ? error._tag : null
+    const message = error instanceof Error ? error.message : String(error)
+    process.stderr.write(`profile-insights: ${message}\n`)
+    process.exitCode = tag === "InvalidInput" || tag === "UnknownFormat" ? 2 : 1
+  })
+
+cli(process.argv).pipe(
+  Effect.catchIf(
+    (e) => !(typeof e === "object" && e !== null && "_tag" in e && e._tag === "ValidationError"),
+    reportFailure
+  ),
+  Effect.provide(NodeContext.layer),
+  Logger.withMinimumLogLevel(LogLevel.Warning),
+  NodeRuntime.runMain({ disableErrorReporting: false })
+)
