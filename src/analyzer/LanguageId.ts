@@ -26,23 +26,34 @@ export const proseOf = (text: string): string =>
 const wideScript = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u
 
 /**
- * How much there is to read: letters, with a Chinese, Japanese or Korean
- * character counted as three, since each stands for a syllable or a word.
+ * How much there is to read: letters and words. A Chinese, Japanese or
+ * Korean character counts as three letters and as a word, since each
+ * stands for a syllable or a word and the scripts do not space words.
  */
-const lettersIn = (prose: string): number => {
+const extentOf = (prose: string) => {
   let letters = 0
-  for (const char of prose) {
-    if (wideScript.test(char)) letters += 3
-    else if (/\p{L}/u.test(char)) letters += 1
+  let words = 0
+  for (const word of prose.split(" ")) {
+    let wide = 0
+    let narrow = 0
+    for (const char of word) {
+      if (wideScript.test(char)) wide++
+      else if (/\p{L}/u.test(char)) narrow++
+    }
+    letters += narrow + 3 * wide
+    words += wide + (narrow > 0 ? 1 : 0)
   }
-  return letters
+  return { letters, words }
 }
 
 /**
- * Below this many letters of prose a caption is "und": a reply such as
- * "@x 👀 https://t.co/..." or "Oui!" gives the detector nothing to go on.
+ * Below this much prose a caption is "und": a reply such as
+ * "@x 👀 https://t.co/..." or "Merci beaucoup!" gives the detector too
+ * little to go on. eld's own benchmark puts it at 67-77% right on single
+ * words and 84-90% on word pairs, against 99% on tweets.
  */
 export const minimumLetters = 8
+export const minimumWords = 3
 
 const undetermined: Language = { code: "und", reliable: false }
 
@@ -57,7 +68,10 @@ export const detectLanguage = (
   text: string
 ): Language => {
   const prose = proseOf(text)
-  if (lettersIn(prose) < minimumLetters) return undetermined
+  const extent = extentOf(prose)
+  if (extent.letters < minimumLetters || extent.words < minimumWords) {
+    return undetermined
+  }
   const result = detector.detect(prose)
   return result.language !== "" && result.isReliable()
     ? { code: result.language, reliable: true }

@@ -8,7 +8,14 @@
  * with letters outside ASCII ("#été") and handles with dots ("@a.b"). The
  * pieces are joined again here, so each comes out as one item.
  */
-import type { Detail, Document, ItemToken, WinkMethods } from "wink-nlp"
+import type {
+  Detail,
+  Document,
+  ItemSentence,
+  ItemToken,
+  ItsFunction,
+  WinkMethods
+} from "wink-nlp"
 import type { Entity } from "../Domain.js"
 
 export interface TextFeatures {
@@ -148,7 +155,7 @@ const capitalised = /^\p{Lu}/u
  */
 const namesIn = (doc: Document, its: WinkMethods["its"]): Array<Entity> => {
   const names: Array<Entity> = []
-  doc.sentences().each((sentence) => {
+  doc.sentences().each((sentence: ItemSentence) => {
     let run: Array<string> = []
     let startsSentence = false
     const flush = () => {
@@ -174,8 +181,12 @@ const namesIn = (doc: Document, its: WinkMethods["its"]): Array<Entity> => {
   return names
 }
 
-const keywordPos = new Set(["NOUN", "PROPN", "ADJ"])
+const keywordPos = new Set(["NOUN", "PROPN"])
 const keywordLimit = 8
+
+/** wink types `its.lemma` with the addons argument it is called with. */
+const lemmaOf = (its: WinkMethods["its"]) =>
+  its.lemma as unknown as ItsFunction<string>
 
 /**
  * Reads `text` (already passed through `normalizeText`) with the wink-nlp
@@ -200,14 +211,16 @@ export const readText = (
     pieces.push({ value, type, spaced: token.out(its.precedingSpaces) !== "" })
     if (type !== "word" || !/^[\p{L}'-]+$/u.test(value)) return
     const normal = token.out(its.normal) as string
-    const lemma = token.out(its.lemma) as string
+    const lemma = token.out(lemmaOf(its)) as string
     words++
     if (!doc.isOOV(normal)) englishWords++
     terms.add(normal)
     terms.add(lemma)
-    const isKeyword = keywordPos.has(token.out(its.pos) as string) &&
-      !token.out(its.stopWordFlag) && lemma.length > 2
-    if (isKeyword) counts.set(lemma, (counts.get(lemma) ?? 0) + 1)
+    const pos = token.out(its.pos) as string
+    const keyword = pos === "NOUN" && normal.endsWith("s") ? lemma : normal
+    const isKeyword = keywordPos.has(pos) && !token.out(its.stopWordFlag) &&
+      keyword.length > 2
+    if (isKeyword) counts.set(keyword, (counts.get(keyword) ?? 0) + 1)
   })
   const { hashtags, mentions } = tagsIn(pieces)
   const entities = (doc.entities().out(its.detail) as unknown as Array<Detail>)

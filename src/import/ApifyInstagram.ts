@@ -95,15 +95,16 @@ export const ApifyInstagram: ImportFormat = {
   },
   decode: (content, source) =>
     Effect.gen(function*() {
-      const all: ReadonlyArray<unknown> = Array.isArray(content) ? content : []
-      const kept = all.flatMap((item, index) => isErrorItem(item) ? [] : [index])
-      const labelAll = labelRecords("posts", content, ["shortCode"])
-      const labelOf = (index: number) => labelAll(kept[index] ?? index)
+      const kept: Array<number> = Array.isArray(content)
+        ? content.flatMap((item, index) => isErrorItem(item) ? [] : [index])
+        : []
+      const labelOfItem = labelRecords("posts", content, ["shortCode"])
+      const labelOf = (index: number) => labelOfItem(kept[index] ?? index)
       const items = yield* decodeRaw(
         Items,
         { records: [], inner: [], labelOf },
         source,
-        Array.isArray(content) ? kept.map((index) => all[index]) : content
+        Array.isArray(content) ? kept.map((index) => content[index]) : content
       )
 
       const handle = yield* oneAuthor(
@@ -127,16 +128,18 @@ export const ApifyInstagram: ImportFormat = {
         }
         posts.push(toPost(item, id))
       }
-      const owner = items.find((item) => textOrNull(item.ownerFullName) !== null)
-      const followers = items.find((item) => typeof item.ownerFollowersCount === "number")
+      const fullName = items.map((item) => textOrNull(item.ownerFullName))
+        .find((name) => name !== null)
+      const followers = items.map((item) => item.ownerFollowersCount)
+        .find((count) => typeof count === "number")
 
       return yield* finish(
         {
           profile: {
             platform: "instagram",
             handle,
-            displayName: textOrNull(owner?.ownerFullName),
-            followers: followers?.ownerFollowersCount ?? null,
+            displayName: fullName ?? null,
+            followers: followers ?? null,
             fetchedAt: yield* nowIso
           },
           posts

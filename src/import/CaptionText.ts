@@ -41,7 +41,7 @@ export const mentionsIn = (text: string): Array<string> =>
 
 const redditUserPattern = /(?<![\p{L}\p{N}_/])\/?u\/([A-Za-z0-9_-]{3,20})/gu
 
-/** Reddit users named as "u/name" or "/u/name" in `text`, without the prefix. */
+/** Reddit users named as "u/name" or "/u/name" in `text`, without prefix. */
 export const redditUsersIn = (text: string): Array<string> =>
   unique(captures(redditUserPattern, text))
 

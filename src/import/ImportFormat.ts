@@ -4,8 +4,9 @@
  * result against the library's own ProfileImport.
  */
 import { Effect, ParseResult, Schema } from "effect"
-import { ProfileImport, type PostInput, type ProfileInput } from "../Domain.js"
+import { ProfileImport, type PostInput } from "../Domain.js"
 import { InvalidInput } from "../Errors.js"
+import { show } from "./RawSchema.js"
 
 /** The formats importProfile recognises, in the order it tries them. */
 export type FormatName =
@@ -29,9 +30,7 @@ export interface ImportFormat {
   ) => Effect.Effect<ProfileImport, InvalidInput>
 }
 
-/** A ProfileImport as JSON holds it: the shape every mapping produces. */
-export type EncodedImport = typeof ProfileImport.Encoded
-export type EncodedProfile = typeof ProfileInput.Encoded
+/** A post as JSON holds it: what every mapping produces. */
 export type EncodedPost = typeof PostInput.Encoded
 
 /** Where a format keeps its records (posts), for naming them in errors. */
@@ -55,7 +54,10 @@ export const textOrNull = (s: string | null | undefined): string | null =>
   s === undefined || s === null || s.trim() === "" ? null : s
 
 /** The value at `path` inside `value`, or undefined. */
-export const dig = (value: unknown, path: ReadonlyArray<PropertyKey>): unknown =>
+export const dig = (
+  value: unknown,
+  path: ReadonlyArray<PropertyKey>
+): unknown =>
   path.reduce<unknown>(
     (at, key) =>
       typeof at === "object" && at !== null
@@ -72,7 +74,8 @@ export const labelRecords =
   (label: string, records: unknown, idPath: ReadonlyArray<PropertyKey>) =>
   (index: number): string => {
     const id = dig(records, [index, ...idPath])
-    const named = (typeof id === "string" && id !== "") || typeof id === "number"
+    const named = (typeof id === "string" && id !== "") ||
+      typeof id === "number"
     return named ? `${label}[${index}] (id ${id})` : `${label}[${index}]`
   }
 
@@ -105,19 +108,57 @@ const locate = (layout: Layout, path: ReadonlyArray<PropertyKey>) => {
     : { record: fieldPath(path.slice(0, 1)), field: fieldPath(path.slice(1)) }
 }
 
-/** InvalidInput for the first issue of a failed decode. */
+const plainWords: Record<string, string> = {
+  number: "a number",
+  string: "a string",
+  boolean: "true or false",
+  "a valid Date": "a date-time string"
+}
+
+/**
+ * Effect's own messages ("Expected number, actual ...") in the words of
+ * the raw shapes ("expected a number, got ..."), with `actual` the value as
+ * it was in the input rather than as far as decoding got.
+ */
+const detailOf = (
+  issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>,
+  actual: unknown
+): string => {
+  const [issue] = issues
+  if (issue === undefined) return "does not fit"
+  if (issue._tag === "Missing") return "is required but missing"
+  const expectations = issues
+    .map((i) => /^Expected (.*?), actual /s.exec(i.message)?.[1])
+    .filter((e) => e !== "undefined" && e !== "null")
+  const [first] = expectations
+  if (first === undefined) return issue.message
+  const literals = expectations.every((e) => e?.startsWith("\"") === true)
+  const expected = literals ? expectations.join(" or ") : first
+  const words = plainWords[expected] ??
+    (/^ReadonlyArray</.test(expected) ? "an array" : undefined) ??
+    (/^(Struct|\{|[A-Z]\w* \(Encoded side\))/.test(expected)
+      ? "an object"
+      : expected)
+  return `expected ${words}, got ${show(actual)}`
+}
+
+/** InvalidInput for the first issue of decoding `content`. */
 export const invalidInput = (
   error: ParseResult.ParseError,
   layout: Layout,
-  source: string
+  source: string,
+  content: unknown
 ): InvalidInput => {
-  const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const [issue] = issues
   if (issue === undefined) {
-    return new InvalidInput({ source, record: "", field: "", detail: error.message })
+    const detail = error.message
+    return new InvalidInput({ source, record: "", field: "", detail })
   }
-  const detail = issue._tag === "Missing"
-    ? "is required but missing"
-    : issue.message.replace(/^Expected /, "expected ").replace(", actual ", ", got ")
+  const samePath = issues.filter(
+    (other) => fieldPath(other.path) === fieldPath(issue.path)
+  )
+  const detail = detailOf(samePath, dig(content, issue.path))
   return new InvalidInput({ source, ...locate(layout, issue.path), detail })
 }
 
@@ -129,8 +170,31 @@ export const decodeRaw = <A, I>(
   content: unknown
 ): Effect.Effect<A, InvalidInput> =>
   Schema.decodeUnknown(schema, { errors: "first" })(content).pipe(
-    Effect.mapError((error) => invalidInput(error, layout, source))
+    Effect.mapError((error) => invalidInput(error, layout, source, content))
   )
+
+const uniqueIds = (
+  imported: ProfileImport,
+  source: string,
+  labelOf: (index: number) => string,
+  idField: string
+): Effect.Effect<ProfileImport, InvalidInput> => {
+  const firstSeen = new Map<string, number>()
+  for (const [index, { platformPostId: id }] of imported.posts.entries()) {
+    const earlier = firstSeen.get(id)
+    if (earlier !== undefined) {
+      return Effect.fail(new InvalidInput({
+        source,
+        record: labelOf(index),
+        field: idField,
+        detail: `the id ${JSON.stringify(id)} is also used by ` +
+          `${labelOf(earlier)}; each post must appear once`
+      }))
+    }
+    firstSeen.set(id, index)
+  }
+  return Effect.succeed(imported)
+}
 
 /**
  * Decodes a mapped (or the library's own) import into ProfileImport and
@@ -142,25 +206,14 @@ export const finish = (
   source: string,
   labelOf: (index: number) => string,
   idField: string
-): Effect.Effect<ProfileImport, InvalidInput> =>
-  decodeRaw(ProfileImport, { records: ["posts"], inner: [], labelOf }, source, content)
-    .pipe(Effect.flatMap((imported) => {
-      const firstSeen = new Map<string, number>()
-      for (const [index, post] of imported.posts.entries()) {
-        const earlier = firstSeen.get(post.platformPostId)
-        if (earlier !== undefined) {
-          return Effect.fail(new InvalidInput({
-            source,
-            record: labelOf(index),
-            field: idField,
-            detail: `the id ${JSON.stringify(post.platformPostId)} is also ` +
-              `used by ${labelOf(earlier)}; each post must appear once`
-          }))
-        }
-        firstSeen.set(post.platformPostId, index)
-      }
-      return Effect.succeed(imported)
-    }))
+): Effect.Effect<ProfileImport, InvalidInput> => {
+  const layout: Layout = { records: ["posts"], inner: [], labelOf }
+  return decodeRaw(ProfileImport, layout, source, content).pipe(
+    Effect.flatMap((imported) =>
+      uniqueIds(imported, source, labelOf, idField)
+    )
+  )
+}
 
 /**
  * The one author of all records: exports of several profiles cannot be
@@ -169,7 +222,10 @@ export const finish = (
 export const oneAuthor = (
   source: string,
   field: string,
-  authors: ReadonlyArray<{ readonly label: string; readonly author?: string | null | undefined }>
+  authors: ReadonlyArray<{
+    readonly label: string
+    readonly author?: string | null | undefined
+  }>
 ): Effect.Effect<string, InvalidInput> => {
   const first = authors.find((a) => typeof a.author === "string")
   if (first === undefined || typeof first.author !== "string") {
@@ -189,8 +245,9 @@ export const oneAuthor = (
       source,
       record: other.label,
       field,
-      detail: `expected ${JSON.stringify(first.author)} as in ${first.label}, ` +
-        `got ${JSON.stringify(other.author)}; one import holds one profile`
+      detail: `expected ${JSON.stringify(first.author)} as in ` +
+        `${first.label}, got ${JSON.stringify(other.author)}; ` +
+        "one import holds one profile"
     }))
 }
 

@@ -51,7 +51,8 @@ const User = Raw.object({
 })
 
 const userOf = (content: unknown): Record<string, unknown> | undefined => {
-  const user = dig(content, ["graphql", "user"]) ?? dig(content, ["data", "user"])
+  const user = dig(content, ["graphql", "user"]) ??
+    dig(content, ["data", "user"])
   return isObject(user) ? user : undefined
 }
 
@@ -60,8 +61,8 @@ const mediaTypeOf = (node: Node): MediaType => {
   if (typename.endsWith("Sidecar")) return "carousel"
   if (typename.endsWith("Video")) return "video"
   if (typename.endsWith("Image")) return "image"
-  if (typeof node.is_video === "boolean") return node.is_video ? "video" : "image"
-  return "other"
+  if (node.is_video === true) return "video"
+  return node.is_video === false ? "image" : "other"
 }
 
 const toPost = (node: Node): EncodedPost => {
@@ -73,7 +74,8 @@ const toPost = (node: Node): EncodedPost => {
     hashtags: hashtagsIn(caption),
     mentions: mentionsIn(caption),
     mediaType,
-    likes: node.edge_liked_by?.count ?? node.edge_media_preview_like?.count ?? 0,
+    likes: node.edge_liked_by?.count ??
+      node.edge_media_preview_like?.count ?? 0,
     comments: node.edge_media_to_comment?.count ?? 0,
     views: mediaType === "video" ? node.video_view_count ?? null : null,
     postedAt: node.taken_at_timestamp.toISOString(),

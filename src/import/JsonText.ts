@@ -6,6 +6,8 @@
 import { Effect } from "effect"
 import { InvalidInput } from "../Errors.js"
 
+const escapePattern = /^(["\\/bfnrt]|u[0-9a-fA-F]{4})/
+
 interface SyntaxProblem {
   readonly offset: number
   readonly expected: string
@@ -34,7 +36,7 @@ const findSyntaxProblem = (text: string): SyntaxProblem | undefined => {
       if (c === "\"") return (i++, true)
       if (c < " ") return fail("no control character inside a string")
       if (c === "\\") {
-        const escape = /^(["\\/bfnrt]|u[0-9a-fA-F]{4})/.exec(text.slice(i + 1, i + 6))
+        const escape = escapePattern.exec(text.slice(i + 1, i + 6))
         if (escape === null) return fail("a valid escape after \\")
         i += 1 + escape[0].length
       } else {
@@ -90,7 +92,10 @@ const findSyntaxProblem = (text: string): SyntaxProblem | undefined => {
   return problem
 }
 
-const describe = (text: string, { offset, expected }: SyntaxProblem): string => {
+const describe = (
+  text: string,
+  { offset, expected }: SyntaxProblem
+): string => {
   const before = text.slice(0, offset).split("\n")
   const line = before.length
   const column = before[before.length - 1]!.length + 1

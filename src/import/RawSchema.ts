@@ -13,11 +13,15 @@ import { ParseResult, Schema } from "effect"
 export const show = (actual: unknown): string => {
   if (actual === undefined) return "nothing"
   if (actual instanceof Date) {
-    return Number.isNaN(actual.getTime()) ? "an invalid date" : actual.toISOString()
+    return Number.isNaN(actual.getTime())
+      ? "an invalid date"
+      : actual.toISOString()
   }
   if (Array.isArray(actual)) return "an array"
   if (typeof actual === "object" && actual !== null) return "an object"
-  const text = typeof actual === "string" ? JSON.stringify(actual) : String(actual)
+  const text = typeof actual === "string"
+    ? JSON.stringify(actual)
+    : String(actual)
   return text.length > 60 ? `${text.slice(0, 57)}...` : text
 }
 
@@ -94,8 +98,10 @@ export const isoDate = toDate(
 )
 
 const months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(" ")
-const twitterDatePattern =
-  /^[A-Z][a-z]{2} ([A-Z][a-z]{2}) (\d{2}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2}) (\d{4})$/
+const twitterDatePattern = new RegExp(
+  "^[A-Z][a-z]{2} ([A-Z][a-z]{2}) (\\d{2}) (\\d{2}):(\\d{2}):(\\d{2}) " +
+    "([+-])(\\d{2})(\\d{2}) (\\d{4})$"
+)
 
 const parseTwitterDate = (s: string): Date | undefined => {
   const m = twitterDatePattern.exec(s)

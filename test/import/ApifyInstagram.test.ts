@@ -85,7 +85,9 @@ describe("ApifyInstagram", () => {
 
   it.effect("requires a timestamp and tolerates other missing fields", () =>
     Effect.gen(function*() {
-      const sparse = [{ shortCode: "A1", ownerUsername: "x", timestamp: "2024-01-01T00:00:00Z" }]
+      const sparse = [
+        { shortCode: "A1", ownerUsername: "x", timestamp: "2024-01-01T00:00:00Z" }
+      ]
       const imported = yield* importProfile(sparse, "apify.json")
       expect(imported.posts[0]).toMatchObject({
         caption: "",

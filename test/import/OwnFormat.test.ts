@@ -77,6 +77,24 @@ describe("OwnFormat", () => {
       })
 
       content.posts[1].likes = 3
+      content.posts[0].postedAt = "yesterday"
+      const dateError = yield* Effect.flip(importProfile(content, "own.json"))
+      expect(dateError).toMatchObject({
+        record: "posts[0] (id Cx7aQ2LrT1k)",
+        field: "postedAt",
+        detail: "expected a date-time string, got \"yesterday\""
+      })
+
+      content.posts[0].postedAt = "2024-05-01T16:30:00.000Z"
+      content.posts[0].mediaType = "reel"
+      const mediaError = yield* Effect.flip(importProfile(content, "own.json"))
+      expect(mediaError.message).toBe(
+        "own.json: posts[0] (id Cx7aQ2LrT1k).mediaType: expected \"image\" or " +
+          "\"video\" or \"carousel\" or \"text\" or \"link\" or \"other\", " +
+          "got \"reel\""
+      )
+
+      content.posts[0].mediaType = "image"
       content.profile.platform = "myspace"
       const profileError = yield* Effect.flip(importProfile(content, "own.json"))
       expect(profileError).toMatchObject({ record: "profile", field: "platform" })

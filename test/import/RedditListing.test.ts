@@ -61,12 +61,18 @@ describe("RedditListing", () => {
       const content = listing()
       content.data.children[9].data.author = "someone_else"
       const authorError = yield* Effect.flip(importProfile(content, "reddit.json"))
-      expect(authorError).toMatchObject({ record: "children[9] (id 3cxedn)", field: "author" })
+      expect(authorError).toMatchObject({
+        record: "children[9] (id 3cxedn)",
+        field: "author"
+      })
 
       const repeated = listing()
       repeated.data.children.push(repeated.data.children[0])
       const duplicateError = yield* Effect.flip(importProfile(repeated, "reddit.json"))
-      expect(duplicateError).toMatchObject({ record: "children[100] (id 434h6c)", field: "id" })
+      expect(duplicateError).toMatchObject({
+        record: "children[100] (id 434h6c)",
+        field: "id"
+      })
     }))
 
   it.effect("unescapes HTML and finds u/ mentions", () =>

@@ -20,7 +20,8 @@ describe("TwitterTimeline", () => {
 
       expect(imported.posts.map((p) => p.caption))
         .toEqual(tweets.map((t: any) => t.text))
-      expect(new Set(tweets.map((t: any) => t.lang))).toEqual(new Set(["und", "en", "in"]))
+      const languages = new Set(tweets.map((t: any) => t.lang))
+      expect(languages).toEqual(new Set(["und", "en", "in"]))
       expect(imported.posts.find((p) => p.platformPostId === "1341398683594715138"))
         .toMatchObject({ caption: "roast 2020. go.", likes: 140015, mediaType: "text" })
     }))

@@ -43,7 +43,8 @@ if (!postgresAvailable) {
 
 /** A new, empty Postgres database; its URL. */
 export const freshPostgresDatabase = async (): Promise<string> => {
-  const name = `pi_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`
+  const run = process.env.PROFILE_INSIGHTS_TEST_RUN ?? "adhoc"
+  const name = `pi_test_${run}_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`
   const client = new pg.Client({ connectionString: postgresAdmin })
   await client.connect()
   try {
