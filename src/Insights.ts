@@ -8,7 +8,7 @@
  * answers NotFound for another owner's ids.
  */
 import { SqlClient } from "@effect/sql"
-import { Context, type Duration, Effect, Layer, Option, Schedule, Stream } from "effect"
+import { Context, type Duration, Effect, Layer, Option, Stream } from "effect"
 import type { Analyzer } from "./Analyzer.js"
 import {
   type Job,
@@ -37,7 +37,10 @@ export interface SubmitOptions {
 }
 
 export interface WatchOptions {
-  /** How often the job is read. Default 250 milliseconds. */
+  /**
+   * How often the job is read. Default 250 milliseconds. On Postgres a
+   * notification also wakes the watcher at once.
+   */
   readonly interval?: Duration.DurationInput | undefined
 }
 
@@ -115,10 +118,8 @@ export const make = Effect.gen(function* () {
 
   const watch: InsightsShape["watch"] = (owner, jobId, options) => {
     const interval = options?.interval ?? "250 millis"
-    return Stream.repeatEffectWithSchedule(
-      jobs.get(owner, jobId),
-      Schedule.spaced(interval)
-    ).pipe(
+    return Stream.merge(Stream.tick(interval), signal.progress(jobId)).pipe(
+      Stream.mapEffect(() => jobs.get(owner, jobId)),
       Stream.changesWith((a, b) =>
         a.status === b.status &&
         a.done === b.done &&

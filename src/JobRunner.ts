@@ -21,17 +21,17 @@ import type { ProfileStore } from "./ProfileStore.js"
 
 export interface RunnerOptions extends Partial<AnalyzeSettings> {
   /** Names this runner in leases and logs. Default: a random id. */
-  readonly runnerId?: string
+  readonly runnerId?: string | undefined
   /** Jobs this runner works on at once. Default 2. */
-  readonly jobConcurrency?: number
+  readonly jobConcurrency?: number | undefined
   /** How often an idle runner looks for due jobs. Default 1 second. */
-  readonly pollInterval?: Duration.DurationInput
+  readonly pollInterval?: Duration.DurationInput | undefined
   /** How long a claim holds without a heartbeat. Default 15 seconds. */
-  readonly leaseDuration?: Duration.DurationInput
+  readonly leaseDuration?: Duration.DurationInput | undefined
   /** Heartbeat period. Default: a third of the lease. */
-  readonly heartbeatInterval?: Duration.DurationInput
+  readonly heartbeatInterval?: Duration.DurationInput | undefined
   /** First delay before a failed job runs again; doubles per attempt. Default 1 second. */
-  readonly retryBase?: Duration.DurationInput
+  readonly retryBase?: Duration.DurationInput | undefined
 }
 
 interface Settings extends AnalyzeSettings {

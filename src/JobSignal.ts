@@ -1,25 +1,63 @@
 /**
- * Wakes idle runners of this process when a job is submitted, so pickup
- * does not wait for the next poll. Runners in other processes find the job
- * by polling.
+ * Wakes runners when a job is submitted and watchers when a job moves, so
+ * neither waits for its next poll.
+ *
+ * In one process the signal is direct. Across processes it needs a
+ * Notifications service from the storage adapter (Postgres LISTEN/NOTIFY);
+ * without one (SQLite), other processes find new jobs and progress by
+ * polling.
  */
-import { Context, Deferred, Duration, Effect, Layer, Ref } from "effect"
+import { Context, Deferred, Duration, Effect, Layer, Option, Ref, Schedule, Stream } from "effect"
+
+/** The channels the store notifies on; payload: a job id. */
+export const channels = {
+  submitted: "profile_insights_submitted",
+  progress: "profile_insights_progress"
+} as const
+
+/**
+ * Notifications other processes sent on a channel, as a storage adapter
+ * provides them. Optional: provided by the Postgres adapter.
+ */
+export interface NotificationsShape {
+  readonly listen: (channel: string) => Stream.Stream<string, unknown>
+}
+
+export class Notifications extends Context.Tag("profile-insights/Notifications")<
+  Notifications,
+  NotificationsShape
+>() {}
 
 export interface JobSignalShape {
-  /** Wakes every runner waiting now. */
+  /** Wakes every runner of this process waiting now. */
   readonly notify: Effect.Effect<void>
   /**
-   * A wait that ends at the next notify or after `timeout`, whichever is
-   * first. Take it before looking for work, then wait on it, so a notify
+   * A wait that ends at the next wake-up or after `timeout`, whichever is
+   * first. Take it before looking for work, then wait on it, so a wake-up
    * in between is not missed.
    */
   readonly next: Effect.Effect<(timeout: Duration.DurationInput) => Effect.Effect<void>>
+  /** Wake-ups when the job may have moved; empty without Notifications. */
+  readonly progress: (jobId: string) => Stream.Stream<void>
 }
 
 export class JobSignal extends Context.Tag("profile-insights/JobSignal")<
   JobSignal,
   JobSignalShape
 >() {}
+
+/** Follows a channel for as long as the scope lives, reconnecting on failure. */
+const follow = (
+  notifications: NotificationsShape,
+  channel: string
+): Stream.Stream<string> =>
+  notifications.listen(channel).pipe(
+    Stream.tapErrorCause((cause) =>
+      Effect.logWarning("notifications lost; reconnecting", cause)
+    ),
+    Stream.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
+    Stream.catchAll(() => Stream.empty)
+  )
 
 export const make = Effect.gen(function* () {
   const current = yield* Ref.make(yield* Deferred.make<void>())
@@ -33,7 +71,25 @@ export const make = Effect.gen(function* () {
     (deferred) => (timeout: Duration.DurationInput) =>
       Deferred.await(deferred).pipe(Effect.timeoutOption(timeout), Effect.asVoid)
   )
-  return JobSignal.of({ notify, next })
+
+  const notifications = yield* Effect.serviceOption(Notifications)
+  if (Option.isSome(notifications)) {
+    yield* follow(notifications.value, channels.submitted).pipe(
+      Stream.runForEach(() => notify),
+      Effect.annotateLogs({ module: "JobSignal" }),
+      Effect.forkScoped
+    )
+  }
+  const progress = (jobId: string): Stream.Stream<void> =>
+    Option.match(notifications, {
+      onNone: () => Stream.empty,
+      onSome: (n) =>
+        follow(n, channels.progress).pipe(
+          Stream.filter((id) => id === jobId),
+          Stream.as(undefined)
+        )
+    })
+  return JobSignal.of({ notify, next, progress })
 })
 
-export const layer = Layer.effect(JobSignal, make)
+export const layer = Layer.scoped(JobSignal, make)

@@ -10,7 +10,8 @@ import { SqlClient } from "@effect/sql"
 import { Array as Arr, Clock, Context, Effect, Layer, Option } from "effect"
 import type { Job, JobKind, PostAnalysis, ProfileInsights } from "./Domain.js"
 import { LeaseLost, NotFound, StoreError } from "./Errors.js"
-import { skipLocked, writeTransaction } from "./store/Dialect.js"
+import { channels } from "./JobSignal.js"
+import { notifyOnCommit, skipLocked, writeTransaction } from "./store/Dialect.js"
 import * as Rows from "./store/Rows.js"
 import { orStoreError } from "./store/StoreError.js"
 
@@ -138,7 +139,9 @@ export const make = Effect.gen(function* () {
     Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       yield* fenced(lease, now)
-      return yield* body(now)
+      const result = yield* body(now)
+      yield* notifyOnCommit(sql, channels.progress, lease.jobId)
+      return result
     }).pipe(
       writeTransaction(sql),
       Effect.mapError((e) =>
@@ -146,13 +149,14 @@ export const make = Effect.gen(function* () {
       )
     )
 
-  const insertJob = (options: SubmitOptions, now: number) =>
+  const insertJob = (options: SubmitOptions, now: number, total: number) =>
     sql<{ id: string }>`INSERT INTO pi_jobs ${sql.insert({
       id: crypto.randomUUID(),
       kind: options.kind,
       profile_id: options.profileId,
       owner: options.owner,
       status: "queued",
+      total,
       max_attempts: options.maxAttempts ?? 5,
       run_after: options.runAfter?.getTime() ?? now,
       priority: options.priority ?? 0,
@@ -173,12 +177,19 @@ export const make = Effect.gen(function* () {
       if (owned.length === 0) {
         return Option.none<string>()
       }
+      const counted = yield* sql<{ posts: number | string }>`SELECT COUNT(*) AS posts
+        FROM pi_posts WHERE profile_id = ${options.profileId}`
+      const posts = Number(counted[0]?.posts ?? 0)
       // An insert that loses to an active job reads that job's id. If that
       // job finished in between, the next round inserts again.
       for (let round = 0; round < 3; round++) {
-        const inserted = yield* insertJob(options, now)
+        const inserted = yield* insertJob(options, now, posts)
         const id = inserted[0]?.id ?? (yield* activeJob(options))[0]?.id
-        if (id !== undefined) return Option.some(id)
+        if (id === undefined) continue
+        if (inserted.length > 0) {
+          yield* notifyOnCommit(sql, channels.submitted, id)
+        }
+        return Option.some(id)
       }
       return yield* Effect.dieMessage("submit: single-flight did not settle")
     }).pipe(
@@ -220,6 +231,7 @@ export const make = Effect.gen(function* () {
         updated_at = ${now}, lease_holder = NULL, lease_expires_at = NULL
         WHERE id = ${jobId} AND owner = ${owner}
         AND ${sql.in("status", ACTIVE)}`
+      yield* notifyOnCommit(sql, channels.progress, jobId)
     }).pipe(
       writeTransaction(sql),
       orStoreError("cancel"),

@@ -33,6 +33,8 @@ export const show = <E, R>(
           ),
         (bar) => Effect.sync(() => bar.stop())
       )
-    : Stream.runForEach(jobs, (job) =>
-        Effect.sync(() => output.write(`${job.progressLine}\n`))
+    : jobs.pipe(
+        Stream.map((job) => job.progressLine),
+        Stream.changes,
+        Stream.runForEach((line) => Effect.sync(() => output.write(`${line}\n`)))
       )

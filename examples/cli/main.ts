@@ -2,20 +2,22 @@
 /**
  * The profile-insights command line.
  *
- *   profile-insights analyze FILE [--db PATH] [--json] [--owner ID]
+ *   profile-insights analyze FILE [--db PATH|URL] [--json] [--owner ID]
+ *   profile-insights worker [--db PATH|URL] [--concurrency N] ...
  *
- * Imports a profile export, runs its analysis job to the end and prints
- * the insights. Exit code 0 on success, 2 on bad input with a one-line
- * reason, 1 on any other failure.
+ * analyze imports a profile export, runs its analysis job to the end and
+ * prints the insights. worker runs jobs until SIGTERM or SIGINT, then
+ * hands unfinished jobs back. Exit code 0 on success, 2 on bad input with
+ * a one-line reason, 1 on any other failure.
  */
-import { Args, Command, Options } from "@effect/cli"
+import { Args, Command, Options, ValidationError } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Console, Data, Effect, Layer, Logger, LogLevel } from "effect"
-import { SqliteStorage } from "../../adapters/sqlite/index.js"
+import { Console, Data, Duration, Effect, Layer, Logger, LogLevel } from "effect"
 import { EmbeddedAnalyzer } from "../../src/analyzer/EmbeddedAnalyzer.js"
 import { importProfileFile } from "../../src/import/ProfileImporter.js"
-import { Insights, ProfileStore } from "../../src/index.js"
+import { Insights, JobRunner, ProfileStore } from "../../src/index.js"
+import * as Storage from "./Storage.js"
 import * as Progress from "./Progress.js"
 import * as Summary from "./Summary.js"
 
@@ -23,7 +25,7 @@ const file = Args.text({ name: "FILE" }).pipe(
   Args.withDescription("a profile export: the library's JSON, Instagram, Apify, X/Twitter or Reddit")
 )
 const db = Options.text("db").pipe(
-  Options.withDescription("SQLite database file (created if missing)"),
+  Options.withDescription("a SQLite file (created if missing) or a postgres:// URL"),
   Options.withDefault(".profile-insights/profile-insights.db")
 )
 const json = Options.boolean("json").pipe(
@@ -57,11 +59,47 @@ const analyze = Command.make("analyze", { file, db, json, owner }, (args) =>
     Effect.provide(
       Insights.layer({ jobConcurrency: 1 }).pipe(
         Layer.provide(EmbeddedAnalyzer.layer),
-        Layer.provide(SqliteStorage.layer({ filename: args.db }))
+        Layer.provide(Storage.fromDb(args.db))
       )
     )
   )
 ).pipe(Command.withDescription("import a profile export, analyse it and print its insights"))
+
+const worker = Command.make(
+  "worker",
+  {
+    db,
+    concurrency: Options.integer("concurrency").pipe(
+      Options.withDescription("jobs worked on at once"),
+      Options.withDefault(2)
+    ),
+    postConcurrency: Options.integer("post-concurrency").pipe(
+      Options.withDescription("posts of one job analysed at once"),
+      Options.withDefault(4)
+    ),
+    lease: Options.integer("lease").pipe(
+      Options.withDescription("seconds a claim holds without a heartbeat"),
+      Options.withDefault(15)
+    ),
+    poll: Options.integer("poll").pipe(
+      Options.withDescription("milliseconds between looks for due jobs when idle"),
+      Options.withDefault(1000)
+    )
+  },
+  (args) =>
+    Layer.launch(
+      JobRunner.layer({
+        jobConcurrency: args.concurrency,
+        postConcurrency: args.postConcurrency,
+        leaseDuration: Duration.seconds(args.lease),
+        pollInterval: Duration.millis(args.poll)
+      }).pipe(
+        Layer.provide(Insights.layerWithoutRunner),
+        Layer.provide(EmbeddedAnalyzer.layer),
+        Layer.provide(Storage.fromDb(args.db))
+      )
+    ).pipe(Logger.withMinimumLogLevel(LogLevel.Info))
+).pipe(Command.withDescription("run analysis jobs until stopped (SIGTERM or SIGINT)"))
 
 class JobDidNotSucceed extends Data.TaggedError("JobDidNotSucceed")<{
   readonly status: string
@@ -74,7 +112,7 @@ class JobDidNotSucceed extends Data.TaggedError("JobDidNotSucceed")<{
 }
 
 const cli = Command.run(
-  Command.make("profile-insights").pipe(Command.withSubcommands([analyze])),
+  Command.make("profile-insights").pipe(Command.withSubcommands([analyze, worker])),
   { name: "profile-insights", version: "0.1.0" }
 )
 
@@ -88,11 +126,14 @@ const reportFailure = (error: unknown) =>
   })
 
 cli(process.argv).pipe(
-  Effect.catchIf(
-    (e) => !(typeof e === "object" && e !== null && "_tag" in e && e._tag === "ValidationError"),
-    reportFailure
-  ),
+  Effect.catchIf((e) => !ValidationError.isValidationError(e), reportFailure),
   Effect.provide(NodeContext.layer),
-  Logger.withMinimumLogLevel(LogLevel.Warning),
-  NodeRuntime.runMain({ disableErrorReporting: false })
+  Effect.provide(
+    Layer.merge(
+      Logger.minimumLogLevel(LogLevel.Warning),
+      // Logs go to stderr: stdout holds only the insights.
+      Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
+    )
+  ),
+  NodeRuntime.runMain({ disablePrettyLogger: true })
 )

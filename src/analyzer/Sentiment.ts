@@ -3,15 +3,15 @@
  * Sentiment Ranking and emoticons), with rules that wink-sentiment lacks
  * and tweets need:
  *
- * - negation by "didn't", "wasn't", "nothing", "without" and the other
- *   forms wink does not list, two words back;
+ * - negation three words back (wink looks two), also by "didn't",
+ *   "wasn't", "nothing", "without" and the other forms wink does not list;
  * - "like" scores only as a verb of liking ("I like", "would like"), not
  *   as in "looks like rain";
  * - boosters ("so", "really") and a word in capitals in mixed-case text
  *   strengthen the next sentiment word, exclamation marks the whole text;
  * - a clause after "but" weighs three times the clause before it;
  * - a capitalised sentiment word inside a name ("Super Bowl", "Best Buy")
- *   does not count;
+ *   does not count, nor do words that mostly name a thing ("work", "top");
  * - elongated words ("sooo goood") are read as written normally;
  * - camel-case hashtags ("#NeedMySleep") are read as words;
  * - emoji are scored whole ("❤️" with its variation selector), with a few
@@ -31,11 +31,28 @@ const newerEmoji: Readonly<Record<string, number>> = {
   "🙂": 1, "😥": -1, "🥲": 1, "😬": -1
 }
 
-/** Valences (-5..5) for tweet words AFINN-165 does not have. */
+/**
+ * Valences (-5..5) for tweet words and insults AFINN-165 does not have.
+ * A plural AFINN lacks ("idiots") takes its singular's valence.
+ */
 const slang: Readonly<Record<string, number>> = {
-  yay: 2, blessed: 2, smh: -2, fml: -3, rip: -2, unfortunately: -2,
-  meh: -1, congrats: 3, ugh: -2
+  yay: 2, blessed: 2, smh: -2, smdh: -2, fml: -3, rip: -2,
+  unfortunately: -2, meh: -1, congrats: 3, ugh: -2,
+  trash: -2, clown: -2, hypocrite: -3, traitor: -3, thug: -2,
+  deplorable: -3, crooked: -2, bigot: -3, bigotry: -3, scammer: -3,
+  lies: -2, lying: -2, disgraceful: -3, sheeple: -2, lowlife: -3,
+  moronic: -3, brainwashed: -2, despicable: -3, creepy: -2, creep: -2,
+  psycho: -2, nutjob: -3, crook: -3, hateful: -3, murdered: -3
 }
+
+/**
+ * Words AFINN scores that in posts mostly name a thing or ask for one
+ * ("work tomorrow", "top 10", "please share"), not a feeling.
+ */
+const topical = new Set([
+  "work", "works", "working", "top", "big", "huge", "please", "want",
+  "share", "free", "god", "fan"
+])
 
 const negators = new Set([
   "never", "none", "no", "not", "non", "nor", "neither", "nobody",
@@ -47,7 +64,7 @@ const negators = new Set([
 const boosters = new Set([
   "very", "so", "soo", "really", "extremely", "super", "too", "totally",
   "absolutely", "incredibly", "completely", "truly", "most", "such",
-  "damn", "hella", "freaking"
+  "damn", "hella", "freaking", "pretty"
 ])
 
 /** Words after which "like" is the verb of liking. */
@@ -131,11 +148,15 @@ export const polarity = (lexicon: SentimentLexicon, text: string): Polarity => {
     }
 
     const previous = lower(k - 1)
-    const negated = negators.has(previous) || negators.has(lower(k - 2))
+    const negated = negators.has(previous) || negators.has(lower(k - 2)) ||
+      negators.has(lower(k - 3))
     let score = token.score ?? 0
     if (token.tag === "word") {
-      if (score === 0 && slang[value] !== undefined) {
-        score = negated ? -slang[value]! : slang[value]!
+      const extra = slang[value] ?? (value.endsWith("s")
+        ? slang[value.slice(0, -1)]
+        : undefined)
+      if (score === 0 && extra !== undefined) {
+        score = negated ? -extra : extra
       } else if (score !== 0 && !token.negation && negated) {
         score = -score
       }
@@ -145,6 +166,8 @@ export const polarity = (lexicon: SentimentLexicon, text: string): Polarity => {
           titleWord.test(tokens[k - 1]!.value))
       )
       if (inName || (value === "like" && !likers.has(previous))) score = 0
+      if (topical.has(value) || topical.has(value.replace(/s$/, ""))) score = 0
+      if (value === "pretty" && tokens[k + 1]?.score !== undefined) score = 0
       if (boosters.has(previous)) score += sign(score) * booster
       const capital = !shouting && token.value.length > 1 &&
         token.value === token.value.toUpperCase()
@@ -184,7 +207,7 @@ export const polarity = (lexicon: SentimentLexicon, text: string): Polarity => {
  * Scores within this distance of 0 are neutral. Tuned on the TweetEval
  * sentiment validation split (bench/analyzer-accuracy).
  */
-export const neutralBand = 0.0
+export const neutralBand = 0.05
 
 /**
  * Share of a text's words the English model must know for text whose

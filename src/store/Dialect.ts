@@ -65,3 +65,18 @@ export const skipLocked = (sql: SqlClient.SqlClient) =>
     pg: () => sql`FOR UPDATE SKIP LOCKED`,
     orElse: () => sql``
   })
+
+/**
+ * Notifies listeners of other processes when the transaction commits.
+ * Postgres: NOTIFY through pg_notify. SQLite has no such thing: other
+ * processes poll.
+ */
+export const notifyOnCommit = (
+  sql: SqlClient.SqlClient,
+  channel: string,
+  payload: string
+): Effect.Effect<void, SqlError> =>
+  sql.onDialectOrElse({
+    pg: () => Effect.asVoid(sql`SELECT pg_notify(${channel}, ${payload})`),
+    orElse: () => Effect.void
+  })
