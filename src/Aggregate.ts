@@ -148,9 +148,13 @@ const cadence = (posts: ReadonlyArray<Post>) => {
     byWeekday[p.postedAt.getUTCDay()]!++
     byHour[p.postedAt.getUTCHours()]!++
   }
-  const times = posts.map((p) => p.postedAt.getTime())
-  const first = times.length === 0 ? null : Math.min(...times)
-  const last = times.length === 0 ? null : Math.max(...times)
+  let first: number | null = null
+  let last: number | null = null
+  for (const p of posts) {
+    const t = p.postedAt.getTime()
+    if (first === null || t < first) first = t
+    if (last === null || t > last) last = t
+  }
   const weeks = first === null || last === null ? 0 : (last - first) / WEEK_MS
   return {
     byWeekday,

@@ -55,7 +55,11 @@ const follow = (
     Stream.tapErrorCause((cause) =>
       Effect.logWarning("notifications lost; reconnecting", cause)
     ),
-    Stream.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
+    Stream.retry(
+      Schedule.exponential("100 millis").pipe(
+        Schedule.union(Schedule.spaced("5 seconds"))
+      )
+    ),
     Stream.catchAll(() => Stream.empty)
   )
 

@@ -146,7 +146,11 @@ describe.each(storages.filter((s) => s.available))("the pipeline on $name", (sto
         yield* api.awaitJob("alice", (yield* api.submit("alice", profile.id)).id)
         expect(yield* analyzer.calls).toHaveLength(12)
 
-        const second = ownProfile("refresh", [...twelveCaptions.slice(0, 11), "new caption", "another food post"])
+        const second = ownProfile("refresh", [
+          ...twelveCaptions.slice(0, 11),
+          "new caption",
+          "another food post"
+        ])
         const saved = yield* api.importProfile("alice", second)
         expect([saved.added, saved.changed, saved.removed]).toEqual([1, 1, 0])
         const refresh = yield* api.submit("alice", profile.id, { kind: "refresh" })

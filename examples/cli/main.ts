@@ -22,7 +22,9 @@ import * as Progress from "./Progress.js"
 import * as Summary from "./Summary.js"
 
 const file = Args.text({ name: "FILE" }).pipe(
-  Args.withDescription("a profile export: the library's JSON, Instagram, Apify, X/Twitter or Reddit")
+  Args.withDescription(
+    "a profile export: the library's JSON, Instagram, Apify, X/Twitter or Reddit"
+  )
 )
 const db = Options.text("db").pipe(
   Options.withDescription("a SQLite file (created if missing) or a postgres:// URL"),

@@ -74,7 +74,7 @@ const terms: Readonly<Record<BrandSafetyCategory, ReadonlyArray<string>>> = {
       traitor traitors thug thugs psycho psychopath sociopath nutjob
       nutcase deranged ignorant brainless brainwashed incompetent useless
       worthless shameful shameless creep pervert perv slimy slimeball
-      dirtbag lowlife degenerate parasite fraud crook crooked despicable
+      dirtbag lowlife degenerate parasite crook crooked despicable
       deplorable filthy ugly hag bimbo skank hoe hoes thot libtard
       libtards leftard feminazi commie crap stfu gtfo wtf damn dammit
       goddamn hell sucks suck fck fuk mofo wanker tosser twit dimwit
@@ -102,8 +102,32 @@ const terms: Readonly<Record<BrandSafetyCategory, ReadonlyArray<string>>> = {
   ]
 }
 
+/**
+ * Hashtag beginnings per category: "beer" matches #beerlover. Kept apart
+ * from the terms, since many terms begin ordinary words ("gore" in
+ * #gorgeous, "meth" in #method, "heroin" in #heroine).
+ */
+const hashtagStems: Readonly<
+  Record<BrandSafetyCategory, ReadonlyArray<string>>
+> = {
+  adult: ["porn", "nsfw", "nude", "onlyfans", "xxx"],
+  alcohol: [
+    "beer", "wine", "cocktail", "whisk", "vodka", "tequila", "craftbeer",
+    "drunk", "booze", "champagne", "prosecco", "happyhour"
+  ],
+  drugs: ["weed", "cannabis", "marijuana", "stoner", "420"],
+  gambling: ["casino", "poker", "betting", "gambl", "jackpot"],
+  hate: ["whitepower", "whitegenocide"],
+  profanity: [],
+  tobacco: ["cigar", "vape", "vaping", "hookah", "shisha", "tobacco"],
+  violence: ["murder", "massacre", "terroris", "genocide"],
+  weapons: ["guns", "firearm", "rifle", "pistol", "ammo", "2a"]
+}
+
 /** Categories for each word of obscenity's English list, by its root. */
-const obscenityCategories: Readonly<Record<string, ReadonlyArray<BrandSafetyCategory>>> = {
+const obscenityCategories: Readonly<
+  Record<string, ReadonlyArray<BrandSafetyCategory>>
+> = {
   abo: ["hate"], abeed: ["hate"], africoon: ["hate"], arabush: ["hate"],
   boonga: ["hate"], chingchong: ["hate"], chink: ["hate"], kike: ["hate"],
   negro: ["hate"], nigger: ["hate"], fag: ["hate"], dyke: ["hate"],
@@ -125,17 +149,14 @@ const obscenityCategories: Readonly<Record<string, ReadonlyArray<BrandSafetyCate
   boob: ["adult", "profanity"], tit: ["adult", "profanity"]
 }
 
-const hashtagPrefixLength = 4
-
 const isWord = (term: string): boolean => /^\p{L}+$/u.test(term)
 
 const compiled = brandSafetyCategories.map((category) => {
   const list = terms[category]
-  const single = list.filter(isWord)
   return {
     category,
-    words: new Set(single),
-    prefixes: single.filter((t) => t.length >= hashtagPrefixLength),
+    words: new Set(list.filter(isWord)),
+    stems: hashtagStems[category],
     phrases: list.filter((t) => !isWord(t))
   }
 })
@@ -152,9 +173,9 @@ export interface BrandSafetyInput {
 /**
  * The brand-safety flags of a post, by category in alphabetical order,
  * each with the distinct terms that raised it. A word matches a list term
- * or its lemma does; a hashtag matches a term it equals or, for terms of
- * four letters or more, begins with (#beerlover); a phrase matches the
- * lower-cased text word for word.
+ * or its lemma does; a hashtag matches a term it equals or a hashtag stem
+ * it begins with (#beerlover raises "#beer"); a term that is not a single
+ * word matches the lower-cased text word for word.
  */
 export const brandSafetyOf = (
   profanity: Profanity,
@@ -184,8 +205,8 @@ export const brandSafetyOf = (
     }
     for (const tag of tags) {
       if (list.words.has(tag)) add(list.category, tag)
-      const prefix = list.prefixes.find((p) => tag.startsWith(p))
-      if (prefix !== undefined) add(list.category, prefix)
+      const stem = list.stems.find((p) => tag.startsWith(p))
+      if (stem !== undefined) add(list.category, `#${stem}`)
     }
     for (const phrase of list.phrases) {
       if (lower.includes(` ${phrase} `)) add(list.category, phrase)

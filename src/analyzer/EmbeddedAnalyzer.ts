@@ -81,27 +81,30 @@ const rejected = (post: Post, cause: unknown) =>
   })
 
 /**
+ * The analyzer over models already loaded. `analyze` does no I/O; an
+ * exception inside it fails with AnalyzerError reason "Rejected", which
+ * is not retried.
+ */
+export const fromModels = (models: Models): AnalyzerShape =>
+  Analyzer.of({
+    id,
+    version,
+    analyze: (post) =>
+      Effect.try({
+        try: () => analyzePost(models, post),
+        catch: (cause) => rejected(post, cause)
+      })
+  })
+
+/**
  * Builds the analyzer. The first call in a process loads the models (the
  * wink-nlp English model, eld's medium n-gram tables, the sentiment
- * lexicons and the profanity list: about 100 MB of heap and a second or
- * two); later calls reuse them. A model that cannot be loaded is a defect:
- * the packages are dependencies of this library.
- *
- * `analyze` does no I/O. An exception inside it fails with AnalyzerError
- * reason "Rejected", which is not retried.
+ * lexicons and the profanity list: about a second and 80 MB of heap);
+ * later calls reuse them. A model that cannot be loaded is a defect,
+ * since the packages are dependencies of this library.
  */
 export const make: Effect.Effect<AnalyzerShape> = Effect.promise(loadModels).pipe(
-  Effect.map((models) =>
-    Analyzer.of({
-      id,
-      version,
-      analyze: (post) =>
-        Effect.try({
-          try: () => analyzePost(models, post),
-          catch: (cause) => rejected(post, cause)
-        })
-    })
-  ),
+  Effect.map(fromModels),
   Effect.withSpan("EmbeddedAnalyzer.make")
 )
 

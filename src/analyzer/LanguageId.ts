@@ -8,12 +8,12 @@ import type { Language } from "../Domain.js"
 import type { LanguageDetector } from "./Models.js"
 
 const removed = [
+  /\bRT\s+@[\p{L}\p{N}_.]+:?/gu,
   /\b(?:https?:\/\/|www\.)\S+/giu,
   /\S+@\S+\.\S+/gu,
   /(?<![\p{L}\p{N}_])[@#][\p{L}\p{M}\p{N}_.]+/gu,
   /\p{Extended_Pictographic}|\p{Emoji_Modifier}|[\u{1f1e6}-\u{1f1ff}\u200d\ufe0f]/gu,
-  /\S*\d\S*/gu,
-  /\bRT\b:?/gu
+  /\S*\d\S*/gu
 ]
 
 /** The prose of `text`: what is left for the detector to read. */
@@ -23,7 +23,8 @@ export const proseOf = (text: string): string =>
     .replace(/\s+/g, " ")
     .trim()
 
-const wideScript = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u
+const wideScript =
+  /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u
 
 /**
  * How much there is to read: letters and words. A Chinese, Japanese or

@@ -21,6 +21,7 @@
  * found. Whether the text is English enough to be scored at all is
  * decided by `judge`.
  */
+import type { SentimentToken as Token } from "wink-sentiment"
 import type { Language, Sentiment } from "../Domain.js"
 import type { SentimentLexicon } from "./Models.js"
 
@@ -96,6 +97,8 @@ export interface Polarity {
 }
 
 const sign = (n: number): number => (n > 0 ? 1 : n < 0 ? -1 : 0)
+const mean = (ns: ReadonlyArray<number>): number =>
+  ns.reduce((a, b) => a + b, 0) / ns.length
 
 /** "sooo goood" -> "soo good"; "loveee" -> "love" when AFINN knows it. */
 const unstretch = (text: string, afinn: SentimentLexicon["afinn"]): string =>
@@ -105,6 +108,50 @@ const unstretch = (text: string, afinn: SentimentLexicon["afinn"]): string =>
     const known = (w: string) => afinn[w.toLowerCase()] !== undefined
     return known(one) && !known(two) ? one : two
   })
+
+/** A hashtag's valence: AFINN's, ours, or that of its camel-case words. */
+const hashtagScore = (lexicon: SentimentLexicon, token: Token): number => {
+  const body = token.value.slice(1)
+  const words = body.replace(/(\p{Ll})(\p{Lu})/gu, "$1 $2").replace(/_/g, " ")
+  return token.score ?? slang[body.toLowerCase()] ??
+    (words.includes(" ") ? lexicon.score(words).normalizedScore : 0)
+}
+
+/** The valence of the word at `k`, after the rules in the module header. */
+const wordScore = (
+  tokens: ReadonlyArray<Token>,
+  k: number,
+  text: { readonly but: number; readonly shouting: boolean }
+): number => {
+  const token = tokens[k]!
+  const lower = (i: number) => tokens[i]?.value.toLowerCase() ?? ""
+  const value = lower(k)
+  const previous = lower(k - 1)
+  const negated = [1, 2, 3].some((back) => negators.has(lower(k - back)))
+  const extra = slang[value] ??
+    (value.endsWith("s") ? slang[value.slice(0, -1)] : undefined)
+  let score = token.score ?? 0
+  if (score === 0 && extra !== undefined) score = negated ? -extra : extra
+  else if (score !== 0 && !token.negation && negated) score = -score
+
+  const isTitle = (i: number) =>
+    tokens[i]?.tag === "word" && titleWord.test(tokens[i]!.value)
+  const inName = isTitle(k) && (isTitle(k + 1) || (k > 1 && isTitle(k - 1)))
+  const notFelt = inName || topical.has(value) ||
+    topical.has(value.replace(/s$/, "")) ||
+    (value === "like" && !likers.has(previous)) ||
+    (value === "pretty" && tokens[k + 1]?.score !== undefined)
+  if (notFelt) return 0
+
+  if (boosters.has(previous)) score += sign(score) * booster
+  const capital = !text.shouting && token.value.length > 1 &&
+    token.value === token.value.toUpperCase()
+  if (capital) score += sign(score) * capitals
+  if (text.but >= 0 && k !== text.but) {
+    score *= k < text.but ? beforeBut : afterBut
+  }
+  return score
+}
 
 /** The polarity of English `text` (already through `normalizeText`). */
 export const polarity = (lexicon: SentimentLexicon, text: string): Polarity => {
@@ -117,89 +164,41 @@ export const polarity = (lexicon: SentimentLexicon, text: string): Polarity => {
       return " "
     })
   const tokens = lexicon.score(prose).tokenizedPhrase ?? []
-  const shouting = prose === prose.toUpperCase()
-  const but = tokens.findIndex((t) =>
-    t.tag === "word" && t.value.toLowerCase() === "but"
-  )
-  const lower = (k: number) => tokens[k]?.value.toLowerCase() ?? ""
-  let words = 0
-  let wordSum = 0
-  let wordHits = 0
-  let tagSum = 0
-  let tagHits = 0
+  const context = {
+    but: tokens.findIndex((t) =>
+      t.tag === "word" && t.value.toLowerCase() === "but"
+    ),
+    shouting: prose === prose.toUpperCase()
+  }
 
-  for (let k = 0; k < tokens.length; k++) {
-    const token = tokens[k]!
-    const value = token.value.toLowerCase()
-    if (token.tag === "word") words += token.grouped ? 2 : 1
-    else if (token.tag === "emoticon") words += 1
-
+  let words = emoji.length
+  const wordScores = emoji.map((e) => lexicon.emoji[e] ?? newerEmoji[e] ?? 0)
+  const tagScores: Array<number> = []
+  tokens.forEach((token, k) => {
     if (token.tag === "hashtag") {
-      const parts = token.value.slice(1)
-        .replace(/(\p{Ll})(\p{Lu})/gu, "$1 $2")
-        .replace(/_/g, " ")
-      const score = token.score ?? slang[value.slice(1)] ??
-        (parts.includes(" ") ? lexicon.score(parts).normalizedScore : 0)
-      if (score !== 0) {
-        tagSum += score
-        tagHits++
-      }
-      continue
+      tagScores.push(hashtagScore(lexicon, token))
+    } else if (token.tag === "word") {
+      words += token.grouped ? 2 : 1
+      wordScores.push(wordScore(tokens, k, context))
+    } else if (token.tag === "emoticon") {
+      words += 1
+      wordScores.push(token.score ?? 0)
     }
+  })
 
-    const previous = lower(k - 1)
-    const negated = negators.has(previous) || negators.has(lower(k - 2)) ||
-      negators.has(lower(k - 3))
-    let score = token.score ?? 0
-    if (token.tag === "word") {
-      const extra = slang[value] ?? (value.endsWith("s")
-        ? slang[value.slice(0, -1)]
-        : undefined)
-      if (score === 0 && extra !== undefined) {
-        score = negated ? -extra : extra
-      } else if (score !== 0 && !token.negation && negated) {
-        score = -score
-      }
-      const inName = titleWord.test(token.value) && (
-        (tokens[k + 1]?.tag === "word" && titleWord.test(tokens[k + 1]!.value)) ||
-        (k > 1 && tokens[k - 1]?.tag === "word" &&
-          titleWord.test(tokens[k - 1]!.value))
-      )
-      if (inName || (value === "like" && !likers.has(previous))) score = 0
-      if (topical.has(value) || topical.has(value.replace(/s$/, ""))) score = 0
-      if (value === "pretty" && tokens[k + 1]?.score !== undefined) score = 0
-      if (boosters.has(previous)) score += sign(score) * booster
-      const capital = !shouting && token.value.length > 1 &&
-        token.value === token.value.toUpperCase()
-      if (capital) score += sign(score) * capitals
-      if (but >= 0 && k !== but) score *= k < but ? beforeBut : afterBut
-    }
-    if (score !== 0) {
-      wordSum += score
-      wordHits++
-    }
-  }
-
-  for (const e of emoji) {
-    words++
-    const score = lexicon.emoji[e] ?? newerEmoji[e] ?? 0
-    if (score !== 0) {
-      wordSum += score
-      wordHits++
-    }
-  }
-
+  const felt = wordScores.filter((n) => n !== 0)
+  const tags = tagScores.filter((n) => n !== 0)
   const lengthFactor = Math.sqrt(Math.max(1, words / sentenceLength))
-  const wordScore = wordHits > 0 ? wordSum / wordHits / lengthFactor : 0
-  const tagScore = tagHits > 0 ? tagSum / tagHits : 0
-  let score = wordScore !== 0 && tagScore !== 0
-    ? (wordScore + tagScore) / 2
-    : wordScore || tagScore
+  const wordMean = felt.length > 0 ? mean(felt) / lengthFactor : 0
+  const tagMean = tags.length > 0 ? mean(tags) : 0
+  let score = wordMean !== 0 && tagMean !== 0
+    ? (wordMean + tagMean) / 2
+    : wordMean || tagMean
   const bangs = Math.min(4, (prose.match(/!/g) ?? []).length)
   score += sign(score) * bangs * exclamation
   return {
     score: Math.max(-1, Math.min(1, score / 5)),
-    evidence: wordHits + tagHits
+    evidence: felt.length + tags.length
   }
 }
 
@@ -235,10 +234,11 @@ const round = (n: number): number => Math.round(n * 1000) / 1000
  * The sentiment of a text, or "not_computed" with the reason:
  *
  * - text in a language other than English: the lexicons are English;
- * - language "und": scored when most words are English ones the model
- *   knows (neutral if none carries sentiment), or when there are no words
- *   at all but emoji, emoticons or hashtags carry sentiment; otherwise not
- *   computed, since there is nothing to read it from.
+ * - language "und" (too little prose, or eld unsure): scored when the
+ *   lexicons find sentiment-bearing English words, emoji, emoticons or
+ *   hashtags; neutral when they find none but most words are English ones
+ *   the model knows; otherwise not computed, since nothing says the text
+ *   is English ("@x 👀 https://t.co/...", "Merci beaucoup").
  */
 export const judge = (reading: Reading): Sentiment => {
   const { language, polarity: found, words, englishWords } = reading
@@ -249,8 +249,7 @@ export const judge = (reading: Reading): Sentiment => {
   }
   if (language.code === "und") {
     const english = words > 0 && englishWords / words >= englishShare
-    const symbolsOnly = words === 0 && found.evidence > 0
-    if (!english && !symbolsOnly) {
+    if (found.evidence === 0 && !english) {
       return notComputed(
         words === 0
           ? "no words or sentiment-bearing emoji to read"

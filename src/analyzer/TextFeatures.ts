@@ -44,7 +44,10 @@ export const normalizeText = (text: string): string =>
     .replace(/&amp;/g, "&")
     .replace(/[\u2018\u2019\u02bc]/g, "'")
 
-const uniqueBy = (items: Iterable<string>): Array<string> => {
+const unprefixed = (name: string): string => name.replace(/^[#@]/, "")
+
+/** Each item once, the first spelling kept, compared without case. */
+const onceEach = (items: Iterable<string>): Array<string> => {
   const seen = new Set<string>()
   const result: Array<string> = []
   for (const item of items) {
@@ -181,6 +184,14 @@ const namesIn = (doc: Document, its: WinkMethods["its"]): Array<Entity> => {
   return names
 }
 
+const distinct = (entities: ReadonlyArray<Entity>): Array<Entity> => {
+  const seen = new Set<string>()
+  return entities.filter((e) => {
+    const key = `${e.type}\u0000${e.text}`
+    return seen.has(key) ? false : (seen.add(key), true)
+  })
+}
+
 const keywordPos = new Set(["NOUN", "PROPN"])
 const keywordLimit = 8
 
@@ -196,7 +207,10 @@ const lemmaOf = (its: WinkMethods["its"]) =>
 export const readText = (
   nlp: WinkMethods,
   text: string,
-  given: { readonly hashtags: ReadonlyArray<string>; readonly mentions: ReadonlyArray<string> }
+  given: {
+    readonly hashtags: ReadonlyArray<string>
+    readonly mentions: ReadonlyArray<string>
+  }
 ): TextFeatures => {
   const its = nlp.its
   const doc = nlp.readDoc(text)
@@ -219,7 +233,7 @@ export const readText = (
     const pos = token.out(its.pos) as string
     const keyword = pos === "NOUN" && normal.endsWith("s") ? lemma : normal
     const isKeyword = keywordPos.has(pos) && !token.out(its.stopWordFlag) &&
-      keyword.length > 2
+      keyword.length > 2 && !keyword.includes("'")
     if (isKeyword) counts.set(keyword, (counts.get(keyword) ?? 0) + 1)
   })
   const { hashtags, mentions } = tagsIn(pieces)
@@ -231,10 +245,10 @@ export const readText = (
     .slice(0, keywordLimit)
     .map(([lemma]) => lemma)
   return {
-    hashtags: uniqueBy([...given.hashtags, ...hashtags]),
-    mentions: uniqueBy([...given.mentions, ...mentions]),
+    hashtags: onceEach([...given.hashtags.map(unprefixed), ...hashtags]),
+    mentions: onceEach([...given.mentions.map(unprefixed), ...mentions]),
     emoji: [...new Set(emojiIn(pieces))],
-    entities: [...entities, ...namesIn(doc, its)],
+    entities: distinct([...entities, ...namesIn(doc, its)]),
     keywords,
     terms,
     words,

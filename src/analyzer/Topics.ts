@@ -12,7 +12,10 @@ export interface TopicCategory {
   readonly label: string
   /** Words and phrases, lower case; a word also matches its lemma. */
   readonly keywords: ReadonlyArray<string>
-  /** Hashtag beginnings: "food" matches #foodie and #foodporn. */
+  /**
+   * Hashtag beginnings: "food" matches #foodie and #foodporn. One of three
+   * letters or fewer ("nba", "cat") matches only that hashtag.
+   */
   readonly hashtagStems: ReadonlyArray<string>
 }
 
@@ -30,9 +33,9 @@ export const categories: ReadonlyArray<TopicCategory> = [
       "barbecue", "cookie", "icecream", "ice cream", "tea", "smoothie"
     ],
     hashtagStems: [
-      "food", "foodie", "yum", "recipe", "cook", "bake", "brunch",
-      "dinner", "lunch", "breakfast", "eat", "vegan", "dessert", "coffee",
-      "pizza", "sushi", "chef", "homemade"
+      "food", "foodie", "yum", "yummy", "recipe", "cook", "bake", "brunch",
+      "dinner", "lunch", "breakfast", "eat", "eats", "vegan", "dessert",
+      "coffee", "pizza", "sushi", "chef", "homemade"
     ]
   },
   {
@@ -45,8 +48,8 @@ export const categories: ReadonlyArray<TopicCategory> = [
       "roadtrip", "road trip", "sightseeing", "island", "abroad", "luggage"
     ],
     hashtagStems: [
-      "travel", "wanderlust", "vacation", "holiday", "trip", "roadtrip",
-      "beach", "explore", "passport", "tourism", "backpack", "vanlife"
+      "travel", "wanderlust", "vacation", "holiday", "trip", "trips",
+      "roadtrip", "beach", "passport", "tourism", "backpack", "vanlife"
     ]
   },
   {
@@ -59,8 +62,9 @@ export const categories: ReadonlyArray<TopicCategory> = [
       "treadmill", "cycling", "personal trainer", "weightlifting"
     ],
     hashtagStems: [
-      "fitness", "fit", "gym", "workout", "yoga", "run", "marathon",
-      "crossfit", "training", "gains", "legday", "bodybuilding"
+      "fitness", "fitfam", "fitspo", "fitlife", "gym", "workout", "yoga",
+      "run", "running", "runner", "marathon", "crossfit", "gains", "legday",
+      "bodybuilding"
     ]
   },
   {
@@ -87,8 +91,8 @@ export const categories: ReadonlyArray<TopicCategory> = [
       "fragrance", "eyeshadow", "blush"
     ],
     hashtagStems: [
-      "beauty", "makeup", "mua", "skincare", "nails", "nailart", "hair",
-      "lipstick", "cosmetic", "glam"
+      "beauty", "makeup", "mua", "skincare", "nails", "nailart",
+      "hairstyle", "hairgoals", "haircut", "lipstick", "cosmetic", "glam"
     ]
   },
   {
@@ -102,8 +106,8 @@ export const categories: ReadonlyArray<TopicCategory> = [
       "javascript", "python"
     ],
     hashtagStems: [
-      "tech", "ai", "coding", "code", "programming", "developer", "dev",
-      "startup", "gadget", "iphone", "android", "software", "machinelearning"
+      "tech", "ai", "coding", "programming", "developer", "dev", "startup",
+      "gadget", "iphone", "android", "software", "machinelearning"
     ]
   },
   {
@@ -116,8 +120,8 @@ export const categories: ReadonlyArray<TopicCategory> = [
       "switch game", "rpg", "streamer"
     ],
     hashtagStems: [
-      "gaming", "gamer", "game", "esports", "twitch", "playstation",
-      "xbox", "nintendo", "fortnite", "minecraft", "videogame"
+      "gaming", "gamer", "gameplay", "gamedev", "esports", "twitch",
+      "playstation", "xbox", "nintendo", "fortnite", "minecraft", "videogame"
     ]
   },
   {
@@ -125,12 +129,13 @@ export const categories: ReadonlyArray<TopicCategory> = [
     label: "Music",
     keywords: [
       "music", "song", "album", "concert", "band", "singer", "guitar",
-      "piano", "drums", "playlist", "lyrics", "festival", "dj",
-      "rapper", "hip hop", "rock", "jazz", "gig", "spotify", "musician", "choir", "orchestra"
+      "piano", "drums", "playlist", "lyrics", "festival", "dj", "rapper",
+      "hip hop", "rock", "jazz", "gig", "spotify", "musician", "choir",
+      "orchestra"
     ],
     hashtagStems: [
-      "music", "song", "newmusic", "concert", "hiphop", "rap", "rock",
-      "jazz", "edm", "dj", "guitar", "piano", "livemusic", "spotify"
+      "music", "song", "newmusic", "concert", "hiphop", "rap", "rapper",
+      "rock", "jazz", "edm", "dj", "guitar", "piano", "livemusic", "spotify"
     ]
   },
   {
@@ -139,8 +144,8 @@ export const categories: ReadonlyArray<TopicCategory> = [
     keywords: [
       "football", "soccer", "basketball", "baseball", "hockey", "tennis",
       "golf", "cricket", "rugby", "nba", "nfl", "mlb", "nhl", "fifa",
-      "league", "championship", "playoffs", "coach", "stadium", "olympics", "athlete",
-      "touchdown", "world cup", "super bowl", "inning", "quarterback"
+      "league", "championship", "playoffs", "coach", "stadium", "olympics",
+      "athlete", "touchdown", "world cup", "super bowl", "inning", "quarterback"
     ],
     hashtagStems: [
       "football", "soccer", "nba", "nfl", "mlb", "nhl", "basketball",
@@ -187,7 +192,7 @@ export const categories: ReadonlyArray<TopicCategory> = [
     ],
     hashtagStems: [
       "business", "entrepreneur", "marketing", "smallbusiness", "career",
-      "hiring", "leadership", "startup", "branding", "success"
+      "hiring", "leadership", "startup", "branding"
     ]
   },
   {
@@ -200,8 +205,9 @@ export const categories: ReadonlyArray<TopicCategory> = [
       "school run", "bedtime"
     ],
     hashtagStems: [
-      "mom", "mum", "dad", "parenting", "motherhood", "fatherhood", "baby",
-      "toddler", "family", "kids", "pregnan", "newborn"
+      "mom", "moms", "momlife", "mommy", "mum", "mumlife", "dad", "dads",
+      "dadlife", "parenting", "motherhood", "fatherhood", "baby", "toddler",
+      "family", "kids", "pregnan", "newborn"
     ]
   },
   {
@@ -213,8 +219,9 @@ export const categories: ReadonlyArray<TopicCategory> = [
       "pupper", "paw", "leash", "aquarium", "animal"
     ],
     hashtagStems: [
-      "dog", "puppy", "cat", "kitten", "pet", "doggo", "adoptdontshop",
-      "rescue", "animal", "meow", "woof"
+      "dog", "dogs", "dogsofinstagram", "doglover", "puppy", "cat", "cats",
+      "catsofinstagram", "catlover", "kitten", "pet", "pets", "petsofinstagram",
+      "doggo", "adoptdontshop", "animal", "meow", "woof"
     ]
   },
   {
@@ -241,7 +248,7 @@ export const categories: ReadonlyArray<TopicCategory> = [
       "anime", "marvel", "disney", "comedy", "standup"
     ],
     hashtagStems: [
-      "movie", "film", "cinema", "netflix", "tv", "series", "hollywood",
+      "movie", "film", "cinema", "netflix", "tv", "tvshow", "hollywood",
       "oscar", "anime", "marvel", "disney", "celeb"
     ]
   },
@@ -267,8 +274,8 @@ export const categories: ReadonlyArray<TopicCategory> = [
       "craft", "handmade", "tattoo", "mural", "graphic design", "ceramics"
     ],
     hashtagStems: [
-      "art", "artist", "painting", "drawing", "sketch", "illustrat",
-      "design", "handmade", "craft", "tattoo", "creative"
+      "art", "artist", "artwork", "artoftheday", "painting", "drawing",
+      "sketch", "illustrat", "design", "handmade", "craft", "tattoo"
     ]
   },
   {
@@ -280,9 +287,8 @@ export const categories: ReadonlyArray<TopicCategory> = [
       "golden hour", "canon", "nikon", "drone", "selfie"
     ],
     hashtagStems: [
-      "photo", "photography", "photographer", "picoftheday", "photooftheday",
-      "instagood", "portrait", "sunset", "landscape", "canon", "nikon",
-      "shotoniphone", "selfie"
+      "photography", "photographer", "photoshoot", "portrait", "sunset",
+      "landscape", "canon", "nikon", "shotoniphone", "selfie"
     ]
   },
   {
@@ -302,12 +308,13 @@ export const categories: ReadonlyArray<TopicCategory> = [
     topic: "automotive",
     label: "Cars & motoring",
     keywords: [
-      "car", "cars", "truck", "motorcycle", "engine", "driving", "racing", "tesla", "bmw", "porsche", "ferrari", "vehicle",
-      "garage", "horsepower", "formula 1", "f1", "nascar", "electric car"
+      "car", "cars", "truck", "motorcycle", "engine", "driving", "racing",
+      "tesla", "bmw", "porsche", "ferrari", "vehicle", "garage",
+      "horsepower", "formula 1", "f1", "nascar", "electric car"
     ],
     hashtagStems: [
-      "car", "cars", "carsofinstagram", "auto", "motorcycle", "racing",
-      "f1", "formula1", "nascar", "tesla", "jdm", "supercar"
+      "car", "cars", "carsofinstagram", "automotive", "motorcycle",
+      "racing", "f1", "formula1", "nascar", "tesla", "jdm", "supercar"
     ]
   },
   {
@@ -319,8 +326,8 @@ export const categories: ReadonlyArray<TopicCategory> = [
       "cleaning", "organizing", "houseplant", "backyard", "remodel"
     ],
     hashtagStems: [
-      "home", "interior", "decor", "homedecor", "garden", "diy",
-      "houseplant", "plantsofinstagram", "renovat", "cozy"
+      "homedecor", "homedesign", "homesweethome", "interior", "decor",
+      "garden", "diy", "houseplant", "plantsofinstagram", "renovat", "cozy"
     ]
   },
   {
@@ -352,6 +359,8 @@ export const categories: ReadonlyArray<TopicCategory> = [
   }
 ]
 
+/** Stems this long or shorter match only an equal hashtag. */
+const shortStem = 3
 /** Weight of a hashtag hit and of a word hit. */
 const hashtagWeight = 1
 const keywordWeight = 0.5
@@ -390,8 +399,9 @@ export const topicsOf = (input: TopicInput): Array<Topic> => {
   for (const category of compiled) {
     let evidence = 0
     for (const tag of tags) {
-      const hit = category.words.has(tag) ||
-        category.stems.some((stem) => tag.startsWith(stem))
+      const hit = category.words.has(tag) || category.stems.some((stem) =>
+        stem.length > shortStem ? tag.startsWith(stem) : tag === stem
+      )
       if (hit) evidence += hashtagWeight
     }
     for (const word of category.words) {

@@ -1,7 +1,7 @@
 // wink-sentiment ships no types; these cover what the analyzer uses.
 
 declare module "wink-sentiment" {
-  interface SentimentToken {
+  export interface SentimentToken {
     readonly value: string
     readonly tag: string
     readonly score?: number
@@ -9,7 +9,7 @@ declare module "wink-sentiment" {
     readonly grouped?: number
   }
 
-  interface SentimentOutput {
+  export interface SentimentOutput {
     readonly score: number
     readonly normalizedScore: number
     readonly tokenizedPhrase?: ReadonlyArray<SentimentToken>
