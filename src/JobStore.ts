@@ -11,7 +11,12 @@ import { Array as Arr, Clock, Context, Effect, Layer, Option } from "effect"
 import type { Job, JobKind, PostAnalysis, ProfileInsights } from "./Domain.js"
 import { LeaseLost, NotFound, StoreError } from "./Errors.js"
 import { channels } from "./JobSignal.js"
-import { notifyOnCommit, skipLocked, writeTransaction } from "./store/Dialect.js"
+import {
+  notifyOnCommit,
+  retryTransient,
+  skipLocked,
+  writeTransaction
+} from "./store/Dialect.js"
 import * as Rows from "./store/Rows.js"
 import { orStoreError } from "./store/StoreError.js"
 
@@ -144,6 +149,7 @@ export const make = Effect.gen(function* () {
       return result
     }).pipe(
       writeTransaction(sql),
+      retryTransient,
       Effect.mapError((e) =>
         e instanceof LeaseLost ? e : new StoreError({ operation, cause: e })
       )
@@ -194,6 +200,7 @@ export const make = Effect.gen(function* () {
       return yield* Effect.dieMessage("submit: single-flight did not settle")
     }).pipe(
       writeTransaction(sql),
+      retryTransient,
       Effect.flatMap(Option.match({
         onNone: () => Effect.succeed(Option.none()),
         onSome: byId
@@ -234,6 +241,7 @@ export const make = Effect.gen(function* () {
       yield* notifyOnCommit(sql, channels.progress, jobId)
     }).pipe(
       writeTransaction(sql),
+      retryTransient,
       orStoreError("cancel"),
       Effect.zipRight(get(owner, jobId))
     )
@@ -256,7 +264,7 @@ export const make = Effect.gen(function* () {
         attempt, max_attempts, lease_holder, lease_expires_at, epoch,
         run_after, priority, last_error, created_at, updated_at, finished_at`
       return yield* firstJob(rows)
-    }).pipe(writeTransaction(sql), orStoreError("claim"))
+    }).pipe(writeTransaction(sql), retryTransient, orStoreError("claim"))
 
   const heartbeat: JobStoreShape["heartbeat"] = (lease, leaseMillis) =>
     Effect.gen(function* () {

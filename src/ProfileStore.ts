@@ -16,7 +16,7 @@ import {
 } from "./Domain.js"
 import { NotFound, type StoreError } from "./Errors.js"
 import type { ParseError } from "effect/ParseResult"
-import { writeTransaction } from "./store/Dialect.js"
+import { retryTransient, writeTransaction } from "./store/Dialect.js"
 import * as Rows from "./store/Rows.js"
 import { orStoreError } from "./store/StoreError.js"
 
@@ -215,6 +215,7 @@ export const make = Effect.gen(function* () {
       }
     }).pipe(
       writeTransaction(sql),
+      retryTransient,
       Effect.catchTag("NotFound", (e) => Effect.die(e)),
       orStoreError("saveProfile"),
       Effect.withSpan("ProfileStore.save")

@@ -4,7 +4,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Schedule } from "effect"
 
 /**
  * Runs `effect` in one write transaction.
@@ -79,4 +79,52 @@ export const notifyOnCommit = (
   sql.onDialectOrElse({
     pg: () => Effect.asVoid(sql`SELECT pg_notify(${channel}, ${payload})`),
     orElse: () => Effect.void
+  })
+
+const TRANSIENT_CODES = new Set([
+  // SQLite: another process holds the lock past the busy timeout.
+  "SQLITE_BUSY",
+  "SQLITE_BUSY_SNAPSHOT",
+  "SQLITE_LOCKED",
+  // Postgres: serialization failure, deadlock, shutdown, too many clients.
+  "40001",
+  "40P01",
+  "57P01",
+  "57P03",
+  "53300",
+  // The network.
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT"
+])
+
+const CONNECTION_LOST = /Connection terminated|connection.*(closed|lost)/i
+
+/**
+ * Whether a failed statement is worth running again: lock contention,
+ * serialization failures, deadlocks and dropped connections are; a
+ * constraint violation or a syntax error is not.
+ */
+export const isTransient = (error: unknown): boolean => {
+  for (let e = error, depth = 0; e !== null && typeof e === "object" && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === "string") {
+      if (TRANSIENT_CODES.has(code) || code.startsWith("08")) return true
+    }
+    const message = (e as { message?: unknown }).message
+    if (typeof message === "string" && CONNECTION_LOST.test(message)) return true
+    e = (e as { cause?: unknown }).cause
+  }
+  return false
+}
+
+/** Retries a transaction that failed for a transient reason, with jittered backoff. */
+export const retryTransient = <A, E, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.retry(effect, {
+    schedule: Schedule.exponential("20 millis").pipe(Schedule.jittered),
+    times: 4,
+    while: isTransient
   })
