@@ -43,7 +43,12 @@ describe.each(storages.filter((s) => s.available))("JobStore on $name", (storage
         const [a, b, c] = yield* Effect.all([profileWith("a"), profileWith("b"), profileWith("c")])
         const low = yield* jobs.submit({ owner: "alice", profileId: a, kind: "analyze" })
         yield* TestClock.adjust("1 second")
-        const high = yield* jobs.submit({ owner: "alice", profileId: b, kind: "analyze", priority: 5 })
+        const high = yield* jobs.submit({
+          owner: "alice",
+          profileId: b,
+          kind: "analyze",
+          priority: 5
+        })
         const later = yield* jobs.submit({
           owner: "alice",
           profileId: c,
@@ -138,8 +143,9 @@ describe.each(storages.filter((s) => s.available))("JobStore on $name", (storage
 
         const cancelled = yield* jobs.cancel("alice", submitted.id)
         expect(cancelled.status).toBe("cancelled")
-        expect(yield* Effect.flip(jobs.heartbeat(lease, 5_000))).toMatchObject({ _tag: "LeaseLost" })
-        expect(yield* Effect.flip(jobs.fail(lease, "too late"))).toMatchObject({ _tag: "LeaseLost" })
+        const lost = { _tag: "LeaseLost" }
+        expect(yield* Effect.flip(jobs.heartbeat(lease, 5_000))).toMatchObject(lost)
+        expect(yield* Effect.flip(jobs.fail(lease, "too late"))).toMatchObject(lost)
         expect((yield* jobs.cancel("alice", submitted.id)).status).toBe("cancelled")
         yield* TestClock.adjust("1 hour")
         expect(yield* jobs.claim("r2", 5_000)).toEqual(Option.none())

@@ -32,7 +32,8 @@ describe("isTransient", () => {
     other.close()
   })
 
-  it.skipIf(!postgresAvailable)("is true for a real Postgres deadlock and false for a unique violation", async () => {
+  const pgIt = it.skipIf(!postgresAvailable)
+  pgIt("is true for a real Postgres deadlock, false for a unique violation", async () => {
     const a = new pg.Client({ connectionString: postgresAdmin })
     const b = new pg.Client({ connectionString: postgresAdmin })
     await Promise.all([a.connect(), b.connect()])
