@@ -15,7 +15,10 @@ import { JobSignal } from "../../src/index.js"
 export interface PgStorageOptions {
   /** A postgres:// connection URL. */
   readonly url: string
-  /** Pool size. Default 10. */
+  /**
+   * Pool size. Default 10. The LISTEN connection that carries notifications
+   * is one more, outside the pool.
+   */
   readonly maxConnections?: number | undefined
   /** Default 10 seconds. */
   readonly connectTimeout?: Duration.DurationInput | undefined
