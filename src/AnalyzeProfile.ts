@@ -7,12 +7,13 @@
  * fresh profile analyses everything, a "refresh" after a re-import only
  * what is new or changed, a "reaggregate" nothing but the aggregate.
  */
-import { Clock, Duration, Effect, Schedule } from "effect"
+import { Chunk, Clock, Deferred, Duration, Effect, Metric, Queue, Schedule } from "effect"
 import { aggregate } from "./Aggregate.js"
 import { Analyzer } from "./Analyzer.js"
 import { type Job, type Post, PostAnalysis } from "./Domain.js"
 import { AnalyzerError, type LeaseLost, type NotFound, type StoreError } from "./Errors.js"
 import { JobStore, type Lease } from "./JobStore.js"
+import * as Metrics from "./Metrics.js"
 import { ProfileStore } from "./ProfileStore.js"
 
 export interface AnalyzeSettings {
@@ -51,24 +52,38 @@ export const analyzeProfile = (
     const lease: Lease = { jobId: job.id, epoch: job.epoch }
     const profile = yield* profiles.get(job.owner, job.profileId)
 
+    // Posts are counted with the checkpoint that stores them, so a count is
+    // never lost to an interruption after the commit.
+    const commit = yield* groupCommit((batch) =>
+      jobs.checkpointMany(lease, profile.id, batch).pipe(
+        Metrics.timeCheckpoint,
+        Effect.zipRight(
+          Effect.forEach(batch, (a) => Metrics.postRecorded(a.outcome._tag), {
+            discard: true
+          })
+        )
+      )
+    )
+
     const analyseOne = (post: Post) =>
       analyzePost(post, settings).pipe(
         Effect.flatMap((outcome) =>
           Effect.map(Clock.currentTimeMillis, (now) =>
-            new PostAnalysis({
-              postId: post.id,
-              analyzerId: analyzer.id,
-              analyzerVersion: analyzer.version,
-              outcome,
-              analyzedAt: new Date(now)
-            })
+            // The outcome is already valid: the analyzer's result type, or a
+            // failure built here.
+            new PostAnalysis(
+              {
+                postId: post.id,
+                analyzerId: analyzer.id,
+                analyzerVersion: analyzer.version,
+                outcome,
+                analyzedAt: new Date(now)
+              },
+              true
+            )
           )
         ),
-        // A checkpoint that has started commits even if the job is being
-        // interrupted: it is one short transaction.
-        Effect.flatMap((analysis) =>
-          Effect.uninterruptible(jobs.checkpoint(lease, profile.id, analysis))
-        ),
+        Effect.flatMap(commit),
         Effect.annotateLogs("postId", post.id)
       )
 
@@ -87,7 +102,9 @@ export const analyzeProfile = (
           analyzerVersion: analyzer.version,
           now: new Date(now)
         })
-        yield* Effect.uninterruptible(jobs.complete(lease, insights)).pipe(
+        yield* jobs.complete(lease, insights).pipe(
+          Effect.zipRight(Metric.increment(Metrics.jobsSucceeded)),
+          Effect.uninterruptible,
           Effect.withSpan("AnalyzeProfile.aggregate")
         )
         return
@@ -110,7 +127,48 @@ export const analyzeProfile = (
     return yield* Effect.dieMessage(
       `posts of profile ${profile.id} kept changing during ${MAX_ROUNDS} rounds`
     )
-  }).pipe(Effect.withSpan("AnalyzeProfile", { attributes: { jobId: job.id } }))
+  }).pipe(
+    Effect.scoped,
+    Effect.withSpan("AnalyzeProfile", { attributes: { jobId: job.id } })
+  )
+
+/** Most analyses one checkpoint transaction stores. */
+const MAX_BATCH = 64
+
+/**
+ * A group commit: each caller waits until its analysis is committed, and
+ * analyses that finish while a checkpoint is being written go together in
+ * the next one. One post alone is still one transaction of its own. A
+ * checkpoint that has started commits even if the job is interrupted.
+ */
+const groupCommit = <E>(
+  write: (batch: ReadonlyArray<PostAnalysis>) => Effect.Effect<void, E>
+) =>
+  Effect.gen(function* () {
+    const queue = yield* Queue.unbounded<
+      readonly [PostAnalysis, Deferred.Deferred<void, E>]
+    >()
+    yield* Queue.takeBetween(queue, 1, MAX_BATCH).pipe(
+      Effect.flatMap((chunk) => {
+        const items = Chunk.toReadonlyArray(chunk)
+        return write(items.map(([analysis]) => analysis)).pipe(
+          Effect.uninterruptible,
+          Effect.exit,
+          Effect.flatMap((exit) =>
+            Effect.forEach(items, ([, done]) => Deferred.done(done, exit), {
+              discard: true
+            })
+          )
+        )
+      }),
+      Effect.forever,
+      Effect.forkScoped
+    )
+    return (analysis: PostAnalysis): Effect.Effect<void, E> =>
+      Effect.flatMap(Deferred.make<void, E>(), (done) =>
+        Effect.zipRight(Queue.offer(queue, [analysis, done]), Deferred.await(done))
+      )
+  })
 
 /**
  * Analyses one post: transient failures are retried with exponential
@@ -122,7 +180,7 @@ const analyzePost = (post: Post, settings: AnalyzeSettings) =>
     let attempts = 0
     const once = Effect.suspend(() => {
       attempts++
-      return analyzer.analyze(post)
+      return Metrics.timeAnalyzerCall(analyzer.analyze(post))
     }).pipe(
       Effect.catchAllDefect((defect) =>
         Effect.fail(

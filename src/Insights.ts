@@ -22,6 +22,7 @@ import { importProfile } from "./import/ProfileImporter.js"
 import * as JobRunner from "./JobRunner.js"
 import * as JobSignal from "./JobSignal.js"
 import * as JobStore from "./JobStore.js"
+import * as Metrics from "./Metrics.js"
 import * as ProfileStore from "./ProfileStore.js"
 import { migrate } from "./store/Migrations.js"
 
@@ -153,6 +154,7 @@ export const make = Effect.gen(function* () {
             maxAttempts: options?.maxAttempts
           })
         ),
+        Metrics.trackSubmit,
         Effect.tap(() => signal.notify),
         Effect.uninterruptible,
         Effect.withSpan("Insights.submit")

@@ -10,13 +10,14 @@
  * stops claiming, lets in-flight checkpoints commit, and hands unfinished
  * jobs back at once.
  */
-import { Cause, Clock, Duration, Effect, FiberSet, Layer, Option, Schedule } from "effect"
+import { Cause, Clock, Duration, Effect, FiberSet, Layer, Metric, Option, Schedule } from "effect"
 import { type AnalyzeSettings, analyzeProfile, defaultAnalyzeSettings } from "./AnalyzeProfile.js"
 import type { Analyzer } from "./Analyzer.js"
 import type { Job } from "./Domain.js"
 import { LeaseLost } from "./Errors.js"
 import { JobSignal } from "./JobSignal.js"
 import { JobStore, type Lease } from "./JobStore.js"
+import * as Metrics from "./Metrics.js"
 import type { ProfileStore } from "./ProfileStore.js"
 
 export interface RunnerOptions extends Partial<AnalyzeSettings> {
@@ -77,6 +78,7 @@ const runJob = (job: Job, settings: Settings) =>
 
     if (job.attempt > job.maxAttempts) {
       yield* jobs.fail(lease, `gave up after ${job.maxAttempts} attempts: ${job.lastError ?? "lease expired"}`)
+      yield* Metric.increment(Metrics.jobsFailed)
       yield* Effect.logWarning("job failed: attempts exhausted")
       return
     }
@@ -93,6 +95,7 @@ const runJob = (job: Job, settings: Settings) =>
       Effect.raceFirst(heartbeat),
       Effect.onInterrupt(() =>
         jobs.handBack(lease).pipe(
+          Effect.zipRight(Metric.increment(Metrics.jobsHandedBack)),
           Effect.zipRight(Effect.logInfo("job handed back")),
           Effect.catchAll((e) => Effect.logWarning("hand back failed", e))
         )
@@ -115,12 +118,14 @@ const runJob = (job: Job, settings: Settings) =>
     const permanent = error !== null && error._tag === "NotFound"
     if (permanent || job.attempt >= job.maxAttempts) {
       yield* jobs.fail(lease, reason)
+      yield* Metric.increment(Metrics.jobsFailed)
       yield* Effect.logWarning("job failed", reason)
       return
     }
     const now = yield* Clock.currentTimeMillis
     const runAfter = new Date(now + backoff(settings.retryBase, job.attempt))
     yield* jobs.retry(lease, reason, runAfter)
+    yield* Metric.increment(Metrics.jobsRetried)
     yield* Effect.logWarning("job will be retried", reason).pipe(
       Effect.annotateLogs("runAfter", runAfter.toISOString())
     )
@@ -149,6 +154,15 @@ export const start = (options: RunnerOptions = {}) =>
       yield* permits.take(1)
       const wait = yield* signal.next
       const claimed = yield* jobs.claim(settings.runnerId, settings.leaseMillis).pipe(
+        Effect.tap(Option.match({
+          onNone: () => Effect.void,
+          onSome: (job) =>
+            Effect.zipRight(
+              Metric.increment(Metrics.jobsClaimed),
+              Effect.annotateCurrentSpan({ jobId: job.id, attempt: job.attempt })
+            )
+        })),
+        Effect.withSpan("JobRunner.claim", { attributes: { runnerId: settings.runnerId } }),
         Effect.catchAll((e) =>
           Effect.as(Effect.logWarning("claim failed", e), Option.none<Job>())
         )

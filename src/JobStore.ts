@@ -81,6 +81,16 @@ export interface JobStoreShape {
     analysis: PostAnalysis
   ) => Effect.Effect<void, StoreError | LeaseLost>
   /**
+   * Stores several posts' analyses and advances the counters, in one
+   * transaction: a group commit of analyses that finished together. An
+   * analysis already stored is left as it is and not counted again.
+   */
+  readonly checkpointMany: (
+    lease: Lease,
+    profileId: string,
+    analyses: ReadonlyArray<PostAnalysis>
+  ) => Effect.Effect<void, StoreError | LeaseLost>
+  /**
    * Stores the aggregate, sets the counters from it and marks the job
    * succeeded, in one transaction.
    */
@@ -290,31 +300,54 @@ export const make = Effect.gen(function* () {
         WHERE id = ${lease.jobId}`
     ).pipe(Effect.asVoid)
 
+  const analysisRow = (lease: Lease, profileId: string, analysis: PostAnalysis) =>
+    Effect.gen(function* () {
+      const outcome = analysis.outcome
+      return {
+        post_id: analysis.postId,
+        analyzer_version: analysis.analyzerVersion,
+        analyzer_id: analysis.analyzerId,
+        profile_id: profileId,
+        job_id: lease.jobId,
+        status: outcome._tag === "Analysed" ? "analysed" : "failed",
+        result: outcome._tag === "Analysed"
+          ? yield* Rows.encodeResult(outcome.result)
+          : null,
+        failure: outcome._tag === "Failed"
+          ? yield* Rows.encodeFailure(outcome.failure)
+          : null,
+        analyzed_at: analysis.analyzedAt.getTime()
+      }
+    })
+
+  // The analyses first, then the job's row: the counter update is the fence,
+  // and a refused fence rolls the analyses back with it. Every checkpoint
+  // takes its locks in this one order.
+  const checkpointMany: JobStoreShape["checkpointMany"] = (lease, profileId, analyses) =>
+    Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const rows = yield* Effect.forEach(analyses, (a) => analysisRow(lease, profileId, a))
+      const inserted = yield* sql<{ status: string }>`INSERT INTO pi_post_analyses
+        ${sql.insert(rows)} ON CONFLICT DO NOTHING RETURNING status`
+      const done = inserted.filter((r) => r.status === "analysed").length
+      const failed = inserted.length - done
+      const fenced = yield* sql`UPDATE pi_jobs SET done = done + ${done},
+        failed = failed + ${failed}, updated_at = ${now}
+        WHERE id = ${lease.jobId} AND epoch = ${lease.epoch}
+        AND status = 'running' RETURNING id`
+      if (fenced.length !== 1) return yield* new LeaseLost(lease)
+      yield* notifyOnCommit(sql, channels.progress, lease.jobId)
+    }).pipe(
+      writeTransaction(sql),
+      retryTransient,
+      Effect.mapError((e) =>
+        e instanceof LeaseLost ? e : new StoreError({ operation: "checkpoint", cause: e })
+      ),
+      Effect.withSpan("JobStore.checkpoint", { attributes: { posts: analyses.length } })
+    )
+
   const checkpoint: JobStoreShape["checkpoint"] = (lease, profileId, analysis) =>
-    fencedWrite("checkpoint", lease, () =>
-      Effect.gen(function* () {
-        const outcome = analysis.outcome
-        const inserted = yield* sql`INSERT INTO pi_post_analyses ${sql.insert({
-          post_id: analysis.postId,
-          analyzer_version: analysis.analyzerVersion,
-          analyzer_id: analysis.analyzerId,
-          profile_id: profileId,
-          job_id: lease.jobId,
-          status: outcome._tag === "Analysed" ? "analysed" : "failed",
-          result: outcome._tag === "Analysed"
-            ? yield* Rows.encodeResult(outcome.result)
-            : null,
-          failure: outcome._tag === "Failed"
-            ? yield* Rows.encodeFailure(outcome.failure)
-            : null,
-          analyzed_at: analysis.analyzedAt.getTime()
-        })} ON CONFLICT DO NOTHING RETURNING post_id`
-        if (inserted.length === 0) return
-        yield* outcome._tag === "Analysed"
-          ? sql`UPDATE pi_jobs SET done = done + 1 WHERE id = ${lease.jobId}`
-          : sql`UPDATE pi_jobs SET failed = failed + 1 WHERE id = ${lease.jobId}`
-      })
-    ).pipe(Effect.withSpan("JobStore.checkpoint"))
+    checkpointMany(lease, profileId, [analysis])
 
   const complete: JobStoreShape["complete"] = (lease, insights) =>
     fencedWrite("complete", lease, (now) =>
@@ -374,6 +407,7 @@ export const make = Effect.gen(function* () {
     heartbeat,
     begin,
     checkpoint,
+    checkpointMany,
     complete,
     retry,
     fail,

@@ -18,6 +18,7 @@ import { EmbeddedAnalyzer } from "../../src/analyzer/EmbeddedAnalyzer.js"
 import { importProfileFile } from "../../src/import/ProfileImporter.js"
 import { Insights, JobRunner, ProfileStore } from "../../src/index.js"
 import * as Storage from "./Storage.js"
+import { health } from "./HealthCommand.js"
 import * as Progress from "./Progress.js"
 import * as Summary from "./Summary.js"
 
@@ -114,7 +115,7 @@ class JobDidNotSucceed extends Data.TaggedError("JobDidNotSucceed")<{
 }
 
 const cli = Command.run(
-  Command.make("profile-insights").pipe(Command.withSubcommands([analyze, worker])),
+  Command.make("profile-insights").pipe(Command.withSubcommands([analyze, worker, health])),
   { name: "profile-insights", version: "0.1.0" }
 )
 

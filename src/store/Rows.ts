@@ -1,5 +1,6 @@
 /**
- * Database rows and their decoding into domain values. Drivers differ in
+ * Database rows and their decoding into domain values. A decoded row is
+ * valid, so domain values are built from it without validating again. Drivers differ in
  * what they return for a BIGINT (a number or a string), so every integer
  * column is read through `Integer`.
  */
@@ -53,19 +54,22 @@ export const ProfileRow = Schema.Struct({
 export const decodeProfile = Schema.decodeUnknown(ProfileRow)
 
 export const toProfile = (row: typeof ProfileRow.Type): Profile =>
-  new Profile({
-    id: row.id,
-    owner: row.owner,
-    platform: row.platform,
-    handle: row.handle,
-    displayName: row.display_name,
-    bio: row.bio,
-    followers: row.followers,
-    following: row.following,
-    postCount: row.post_count,
-    verified: row.verified,
-    fetchedAt: row.fetched_at
-  })
+  new Profile(
+    {
+      id: row.id,
+      owner: row.owner,
+      platform: row.platform,
+      handle: row.handle,
+      displayName: row.display_name,
+      bio: row.bio,
+      followers: row.followers,
+      following: row.following,
+      postCount: row.post_count,
+      verified: row.verified,
+      fetchedAt: row.fetched_at
+    },
+    true
+  )
 
 export const PostRow = Schema.Struct({
   id: Schema.String,
@@ -85,20 +89,23 @@ export const PostRow = Schema.Struct({
 export const decodePosts = Schema.decodeUnknown(Schema.Array(PostRow))
 
 export const toPost = (row: typeof PostRow.Type): Post =>
-  new Post({
-    id: row.id,
-    profileId: row.profile_id,
-    platformPostId: row.platform_post_id,
-    caption: row.caption,
-    hashtags: row.hashtags,
-    mentions: row.mentions,
-    mediaType: row.media_type,
-    likes: row.likes,
-    comments: row.comments,
-    views: row.views,
-    postedAt: row.posted_at,
-    url: row.url
-  })
+  new Post(
+    {
+      id: row.id,
+      profileId: row.profile_id,
+      platformPostId: row.platform_post_id,
+      caption: row.caption,
+      hashtags: row.hashtags,
+      mentions: row.mentions,
+      mediaType: row.media_type,
+      likes: row.likes,
+      comments: row.comments,
+      views: row.views,
+      postedAt: row.posted_at,
+      url: row.url
+    },
+    true
+  )
 
 export const AnalysisRow = Schema.Struct({
   post_id: Schema.String,
@@ -149,24 +156,27 @@ export const JobRow = Schema.Struct({
 export const decodeJobs = Schema.decodeUnknown(Schema.Array(JobRow))
 
 export const toJob = (row: typeof JobRow.Type): Job =>
-  new Job({
-    id: row.id,
-    kind: row.kind,
-    profileId: row.profile_id,
-    owner: row.owner,
-    status: row.status,
-    done: row.done,
-    failed: row.failed,
-    total: row.total,
-    attempt: row.attempt,
-    maxAttempts: row.max_attempts,
-    leaseHolder: row.lease_holder,
-    leaseExpiresAt: row.lease_expires_at,
-    epoch: row.epoch,
-    runAfter: row.run_after,
-    priority: row.priority,
-    lastError: row.last_error,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    finishedAt: row.finished_at
-  })
+  new Job(
+    {
+      id: row.id,
+      kind: row.kind,
+      profileId: row.profile_id,
+      owner: row.owner,
+      status: row.status,
+      done: row.done,
+      failed: row.failed,
+      total: row.total,
+      attempt: row.attempt,
+      maxAttempts: row.max_attempts,
+      leaseHolder: row.lease_holder,
+      leaseExpiresAt: row.lease_expires_at,
+      epoch: row.epoch,
+      runAfter: row.run_after,
+      priority: row.priority,
+      lastError: row.last_error,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      finishedAt: row.finished_at
+    },
+    true
+  )
