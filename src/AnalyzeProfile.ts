@@ -111,11 +111,12 @@ export const analyzeProfile = (
       }
 
       const failed = analyses.filter((a) => a.outcome._tag === "Failed").length
-      yield* jobs.begin(lease, {
-        total: posts.length,
-        done: analyses.length - failed,
-        failed
-      })
+      const progress = { total: posts.length, done: analyses.length - failed, failed }
+      const counted = round === 1 &&
+        job.total === progress.total &&
+        job.done === progress.done &&
+        job.failed === progress.failed
+      if (!counted) yield* jobs.begin(lease, progress)
       yield* Effect.logDebug("analysing posts").pipe(
         Effect.annotateLogs({ pending: pending.length, round })
       )

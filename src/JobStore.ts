@@ -256,20 +256,20 @@ export const make = Effect.gen(function* () {
       Effect.zipRight(get(owner, jobId))
     )
 
+  // One statement: the due job is chosen and taken together.
   const claim: JobStoreShape["claim"] = (runnerId, leaseMillis) =>
     Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
-      const due = yield* sql<{ id: string }>`SELECT id FROM pi_jobs
-        WHERE (status = 'queued' AND run_after <= ${now})
-        OR (status = 'running' AND lease_expires_at < ${now})
-        ORDER BY priority DESC, run_after, created_at
-        LIMIT 1 ${skipLocked(sql)}`
-      const next = due[0]
-      if (next === undefined) return Option.none<Job>()
       const rows = yield* sql`UPDATE pi_jobs SET status = 'running',
         lease_holder = ${runnerId}, lease_expires_at = ${now + leaseMillis},
         epoch = epoch + 1, attempt = attempt + 1, updated_at = ${now}
-        WHERE id = ${next.id}
+        WHERE id = (
+          SELECT id FROM pi_jobs
+          WHERE (status = 'queued' AND run_after <= ${now})
+          OR (status = 'running' AND lease_expires_at < ${now})
+          ORDER BY priority DESC, run_after, created_at
+          LIMIT 1 ${skipLocked(sql)}
+        )
         RETURNING id, kind, profile_id, owner, status, done, failed, total,
         attempt, max_attempts, lease_holder, lease_expires_at, epoch,
         run_after, priority, last_error, created_at, updated_at, finished_at`
