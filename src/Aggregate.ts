@@ -3,8 +3,10 @@
  * function of one consistent read (the profile, its posts and their
  * analyses at one analyzer version).
  */
+import { Option } from "effect"
 import type { Post, PostAnalysis, Profile } from "./Domain.js"
 import { ProfileInsights } from "./Domain.js"
+import * as Usage from "./Usage.js"
 
 export interface AggregateInput {
   readonly profile: Profile
@@ -88,6 +90,7 @@ export const aggregate = (input: AggregateInput): ProfileInsights => {
   const categories = ranked(
     results.flatMap((r) => [...new Set(r.brandSafety.map((f) => f.category))])
   )
+  const usage = Usage.ofAnalyses(analyses)
 
   return new ProfileInsights({
     profileId: profile.id,
@@ -116,7 +119,8 @@ export const aggregate = (input: AggregateInput): ProfileInsights => {
       flaggedPosts: flagged.length,
       safeShare: results.length === 0 ? null : share(results.length - flagged.length),
       byCategory: categories.map(([category, n]) => ({ category, posts: n }))
-    }
+    },
+    ...(Option.isSome(usage) ? { usage: usage.value } : {})
   })
 }
 

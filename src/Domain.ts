@@ -30,7 +30,16 @@ export const MediaType = Schema.Literal(
 export type MediaType = typeof MediaType.Type
 
 const Count = Schema.NonNegativeInt
+
+/** Text a host hands in: any string but one with NUL, which Postgres cannot store. */
+const Text = Schema.String.pipe(
+  Schema.filter((s) => !s.includes("\u0000"), {
+    message: () => "must not contain a NUL character (\\u0000)"
+  })
+)
+
 const Handle = Schema.Trim.pipe(
+  Schema.compose(Text),
   Schema.compose(Schema.NonEmptyString),
   Schema.maxLength(200)
 )
@@ -42,10 +51,10 @@ const Handle = Schema.Trim.pipe(
 export class ProfileInput extends Schema.Class<ProfileInput>("ProfileInput")({
   platform: Platform,
   handle: Handle,
-  displayName: Schema.optionalWith(Schema.NullOr(Schema.String), {
+  displayName: Schema.optionalWith(Schema.NullOr(Text), {
     default: () => null
   }),
-  bio: Schema.optionalWith(Schema.NullOr(Schema.String), {
+  bio: Schema.optionalWith(Schema.NullOr(Text), {
     default: () => null
   }),
   followers: Schema.optionalWith(Schema.NullOr(Count), { default: () => null }),
@@ -61,11 +70,11 @@ export class PostInput extends Schema.Class<PostInput>("PostInput")({
     Schema.compose(Schema.NonEmptyString),
     Schema.maxLength(200)
   ),
-  caption: Schema.optionalWith(Schema.String, { default: () => "" }),
-  hashtags: Schema.optionalWith(Schema.Array(Schema.String), {
+  caption: Schema.optionalWith(Text, { default: () => "" }),
+  hashtags: Schema.optionalWith(Schema.Array(Text), {
     default: () => []
   }),
-  mentions: Schema.optionalWith(Schema.Array(Schema.String), {
+  mentions: Schema.optionalWith(Schema.Array(Text), {
     default: () => []
   }),
   mediaType: Schema.optionalWith(MediaType, { default: () => "other" }),
@@ -73,7 +82,7 @@ export class PostInput extends Schema.Class<PostInput>("PostInput")({
   comments: Schema.optionalWith(Count, { default: () => 0 }),
   views: Schema.optionalWith(Schema.NullOr(Count), { default: () => null }),
   postedAt: Schema.Date,
-  url: Schema.optionalWith(Schema.NullOr(Schema.String), {
+  url: Schema.optionalWith(Schema.NullOr(Text), {
     default: () => null
   })
 }) {}
@@ -142,6 +151,28 @@ export const BrandSafetyFlag = Schema.Struct({
 })
 export type BrandSafetyFlag = typeof BrandSafetyFlag.Type
 
+/**
+ * What analysing one post cost at a metered analyzer (one that calls a
+ * paid model): the requests answered for it, malformed answers asked again
+ * included, the tokens the server reported, and the cost estimated from
+ * the analyzer's configured prices. Analyzers that meter nothing, such as
+ * the embedded one, leave it out.
+ */
+export const AnalysisUsage = Schema.Struct({
+  requests: Count,
+  promptTokens: Count,
+  completionTokens: Count,
+  costUsd: Schema.NonNegative
+})
+export type AnalysisUsage = typeof AnalysisUsage.Type
+
+/** Usage summed over analyses: `posts` is how many of them carried usage. */
+export const UsageTotals = Schema.Struct({
+  posts: Count,
+  ...AnalysisUsage.fields
+})
+export type UsageTotals = typeof UsageTotals.Type
+
 /** What an analyzer finds in one post. */
 export class AnalysisResult extends Schema.Class<AnalysisResult>(
   "AnalysisResult"
@@ -154,7 +185,8 @@ export class AnalysisResult extends Schema.Class<AnalysisResult>(
   emoji: Schema.Array(Schema.String),
   entities: Schema.Array(Entity),
   keywords: Schema.Array(Schema.String),
-  brandSafety: Schema.Array(BrandSafetyFlag)
+  brandSafety: Schema.Array(BrandSafetyFlag),
+  usage: Schema.optional(AnalysisUsage)
 }) {}
 
 /** Why a post could not be analysed, as recorded with the post. */
@@ -292,7 +324,9 @@ export class ProfileInsights extends Schema.Class<ProfileInsights>(
     byCategory: Schema.Array(
       Schema.Struct({ category: Schema.String, posts: Count })
     )
-  })
+  }),
+  /** Summed usage of the analyses; absent when none of them was metered. */
+  usage: Schema.optional(UsageTotals)
 }) {}
 
 // ---------------------------------------------------------------------------
@@ -343,7 +377,7 @@ export class Job extends Schema.Class<Job>("Job")({
   get percent(): number {
     return this.total === 0
       ? isTerminal(this.status) ? 100 : 0
-      : Math.floor((this.processed / this.total) * 100)
+      : Math.floor((this.processed * 100) / this.total)
   }
 
   /** "Progress: N% (done/total posts processed)". */

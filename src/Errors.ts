@@ -98,8 +98,14 @@ export class StoreError extends Data.TaggedError("StoreError")<{
   readonly operation: string
   readonly cause: unknown
 }> {
+  /** The operation, then each cause's message down to the driver's. */
   override get message(): string {
-    const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    return `store ${this.operation} failed: ${cause}`
+    const reasons: Array<string> = []
+    for (let c = this.cause, depth = 0; c !== undefined && c !== null && depth < 4; depth++) {
+      const text = c instanceof Error || typeof c === "object" ? (c as Error).message : String(c)
+      if (typeof text === "string" && text !== "" && !reasons.includes(text)) reasons.push(text)
+      c = typeof c === "object" ? (c as { cause?: unknown }).cause : undefined
+    }
+    return `store ${this.operation} failed: ${reasons.join(": ") || "unknown cause"}`
   }
 }

@@ -8,11 +8,20 @@
  * answers NotFound for another owner's ids.
  */
 import { SqlClient } from "@effect/sql"
-import { Context, type Duration, Effect, Layer, Option, Stream } from "effect"
+import {
+  Context,
+  type Duration,
+  Effect,
+  Layer,
+  Option,
+  ParseResult,
+  Schema,
+  Stream
+} from "effect"
 import type { Analyzer } from "./Analyzer.js"
 import {
   type Job,
-  type JobKind,
+  JobKind,
   ProfileImport,
   type ProfileInsights,
   isTerminal
@@ -100,6 +109,27 @@ export class Insights extends Context.Tag("profile-insights/Insights")<
   InsightsShape
 >() {}
 
+const SubmitOptionsInput = Schema.Struct({
+  kind: Schema.optional(JobKind),
+  priority: Schema.optional(Schema.Int.pipe(Schema.between(-1_000_000, 1_000_000))),
+  runAfter: Schema.optional(Schema.ValidDateFromSelf),
+  maxAttempts: Schema.optional(Schema.Int.pipe(Schema.between(1, 1_000)))
+})
+
+/** Options as a JavaScript caller may pass them, checked before anything is stored. */
+const checkSubmitOptions = (options: unknown) =>
+  Schema.decodeUnknown(SubmitOptionsInput)(options ?? {}).pipe(
+    Effect.mapError((error) => {
+      const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+      return new InvalidInput({
+        source: "input",
+        record: "submit options",
+        field: issue?.path.join(".") ?? "",
+        detail: issue?.message ?? error.message
+      })
+    })
+  )
+
 const checkOwner = (owner: string) =>
   typeof owner === "string" && owner.trim() !== ""
     ? Effect.void
@@ -142,16 +172,17 @@ export const make = Effect.gen(function* () {
         Effect.flatMap((imported) => profiles.save(owner, imported)),
         Effect.withSpan("Insights.importProfile")
       ),
-    submit: (owner, profileId, options) =>
+    submit: (owner, profileId, input) =>
       checkOwner(owner).pipe(
-        Effect.zipRight(
+        Effect.zipRight(checkSubmitOptions(input)),
+        Effect.flatMap((options) =>
           jobs.submit({
             owner,
             profileId,
-            kind: options?.kind ?? "analyze",
-            priority: options?.priority,
-            runAfter: options?.runAfter,
-            maxAttempts: options?.maxAttempts
+            kind: options.kind ?? "analyze",
+            priority: options.priority,
+            runAfter: options.runAfter,
+            maxAttempts: options.maxAttempts
           })
         ),
         Metrics.trackSubmit,

@@ -97,6 +97,9 @@ const runJob = (job: Job, settings: Settings) =>
         jobs.handBack(lease).pipe(
           Effect.zipRight(Metric.increment(Metrics.jobsHandedBack)),
           Effect.zipRight(Effect.logInfo("job handed back")),
+          Effect.catchTag("LeaseLost", () =>
+            Effect.logInfo("job no longer held; nothing to hand back")
+          ),
           Effect.catchAll((e) => Effect.logWarning("hand back failed", e))
         )
       ),

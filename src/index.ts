@@ -4,7 +4,8 @@
  *
  * Effect hosts compose `Insights.layer()` with a storage adapter
  * (profile-insights/sqlite or profile-insights/postgres) and an analyzer
- * (`EmbeddedAnalyzer.layer`).
+ * (`EmbeddedAnalyzer.layer`, or `OpenAiAnalyzer.layerConfig` with an
+ * HttpClient).
  */
 export * from "./Domain.js"
 export * from "./Errors.js"
@@ -12,6 +13,7 @@ export * as Aggregate from "./Aggregate.js"
 export { Analyzer, type AnalyzerShape } from "./Analyzer.js"
 export * as AnalyzeProfile from "./AnalyzeProfile.js"
 export { EmbeddedAnalyzer } from "./analyzer/EmbeddedAnalyzer.js"
+export * as OpenAiAnalyzer from "./analyzer/OpenAiAnalyzer.js"
 export * as ProfileImporter from "./import/ProfileImporter.js"
 export * as Alerts from "./Alerts.js"
 export * as Health from "./Health.js"
@@ -23,3 +25,4 @@ export * as Metrics from "./Metrics.js"
 export * as ProfileStore from "./ProfileStore.js"
 export * as Migrations from "./store/Migrations.js"
 export * as Telemetry from "./Telemetry.js"
+export * as Usage from "./Usage.js"

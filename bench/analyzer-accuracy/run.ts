@@ -7,6 +7,11 @@
  * Reads ../shared/data/labeled (relative to the project root), writes
  * results.md and results.json next to this file, and exits non-zero if
  * the VADER self-check fails. README.md describes each figure.
+ *
+ * With `--analyzer openai [--limit N] [--out DIR]` it measures the
+ * OpenAI-compatible analyzer instead, against the endpoint the
+ * PROFILE_INSIGHTS_OPENAI_* variables name, on a sample of each data set,
+ * and writes results-<model>.md and .json (see Endpoint.ts).
  */
 import { Effect } from "effect"
 import * as fs from "node:fs"
@@ -17,10 +22,13 @@ import winkSentiment from "wink-sentiment"
 import { EmbeddedAnalyzer } from "../../src/analyzer/EmbeddedAnalyzer.js"
 import { neutralBand } from "../../src/analyzer/Sentiment.js"
 import { type AnalysisResult, Post } from "../../src/Domain.js"
+import { type Labelled, lines, tweetEval, vaderTweets, xlmt } from "./Data.js"
+import * as Endpoint from "./Endpoint.js"
+import { macroF1, macroRecall, paragraph, pearson, round } from "./Metrics.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, "../..")
-const labeled = path.resolve(root, "../shared/data/labeled")
+const mode = Endpoint.parseArguments(process.argv.slice(2))
 
 const targets = {
   vaderPearson: 0.77,
@@ -29,88 +37,7 @@ const targets = {
   languageAccuracy: 0.95
 }
 
-// ---------------------------------------------------------------------------
-// Data
-
-const lines = (file: string): Array<string> => {
-  const text = fs.readFileSync(path.join(labeled, file), "utf8")
-  const all = text.split(/\r?\n/)
-  return all[all.length - 1] === "" ? all.slice(0, -1) : all
-}
-
-/** TweetEval keeps some characters as literal "\u2019" escapes. */
-const unescape = (text: string): string =>
-  text.replace(/\\u([0-9a-fA-F]{4})/g, (_, hex: string) =>
-    String.fromCharCode(parseInt(hex, 16))
-  )
-
-interface Labelled {
-  readonly texts: ReadonlyArray<string>
-  readonly labels: ReadonlyArray<number>
-}
-
-const tweetEval = (task: string, split: string): Labelled => {
-  const texts = lines(`tweeteval/${task}/${split}_text.txt`).map(unescape)
-  const labels = lines(`tweeteval/${task}/${split}_labels.txt`).map(Number)
-  if (texts.length !== labels.length) {
-    throw new Error(
-      `tweeteval/${task}/${split}: ${texts.length} texts, ${labels.length} labels`
-    )
-  }
-  return { texts, labels }
-}
-
-const vaderRows = lines("vader/tweets_GroundTruth.txt").map((line) => {
-  const [, mean, ...text] = line.split("\t")
-  return { truth: Number(mean), text: text.join("\t") }
-})
-
-// ---------------------------------------------------------------------------
-// Metrics
-
-const mean = (xs: ReadonlyArray<number>) =>
-  xs.reduce((a, b) => a + b, 0) / xs.length
-
-const pearson = (xs: ReadonlyArray<number>, ys: ReadonlyArray<number>) => {
-  const mx = mean(xs)
-  const my = mean(ys)
-  let sxy = 0
-  let sxx = 0
-  let syy = 0
-  for (let i = 0; i < xs.length; i++) {
-    const dx = xs[i]! - mx
-    const dy = ys[i]! - my
-    sxy += dx * dy
-    sxx += dx * dx
-    syy += dy * dy
-  }
-  return sxy / Math.sqrt(sxx * syy)
-}
-
-const macroRecall = (
-  gold: ReadonlyArray<number>,
-  predicted: ReadonlyArray<number>,
-  classes: ReadonlyArray<number>
-) =>
-  mean(classes.map((c) => {
-    const of = gold.flatMap((g, i) => (g === c ? [predicted[i]] : []))
-    return of.filter((p) => p === c).length / of.length
-  }))
-
-const macroF1 = (gold: ReadonlyArray<number>, predicted: ReadonlyArray<number>) =>
-  mean([0, 1].map((c) => {
-    let tp = 0
-    let fp = 0
-    let fn = 0
-    gold.forEach((g, i) => {
-      if (predicted[i] === c && g === c) tp++
-      else if (predicted[i] === c) fp++
-      else if (g === c) fn++
-    })
-    return (2 * tp) / (2 * tp + fp + fn)
-  }))
-
-const round = (n: number, digits = 4) => Number(n.toFixed(digits))
+const vaderRows = vaderTweets()
 
 // ---------------------------------------------------------------------------
 // Self-check: the vader-sentiment package must reproduce its published r
@@ -125,6 +52,11 @@ console.log(`self-check: vader-sentiment r = ${vaderR.toFixed(4)} (expected 0.87
 if (Math.abs(vaderR - 0.879) > 0.01) {
   console.error("self-check FAILED: the data or the metric is not what it should be")
   process.exit(1)
+}
+
+if (mode.analyzer === "openai") {
+  await Endpoint.run(mode, { vaderSentimentR: round(vaderR), targets })
+  process.exit()
 }
 
 // ---------------------------------------------------------------------------
@@ -245,15 +177,6 @@ const offensiveFigure = {
 console.log(`tweeteval offensive: macro-F1 = ${offensiveFigure.macroF1}`)
 
 // XLM-T: language identification; "und" counts as wrong.
-const xlmt = {
-  arabic: "ar",
-  english: "en",
-  french: "fr",
-  german: "de",
-  italian: "it",
-  portuguese: "pt",
-  spanish: "es"
-} as const
 const byLanguage = Object.entries(xlmt).map(([folder, code]) => {
   const codes = lines(`xlmt/${folder}/test_text.txt`)
     .map((t) => analyze(t).language.code)
@@ -319,20 +242,6 @@ const points = (n: number) => (n * 100).toFixed(1)
 const row = (cells: ReadonlyArray<string | number>) => `| ${cells.join(" | ")} |`
 const xlmtTweets = byLanguage.reduce((n, l) => n + l.tweets, 0)
 
-/** One paragraph from `parts`, wrapped at 76 columns. */
-const paragraph = (...parts: ReadonlyArray<string>): string => {
-  const lines: Array<string> = []
-  let line = ""
-  for (const word of parts.join(" ").split(/\s+/)) {
-    if (line !== "" && line.length + 1 + word.length > 76) {
-      lines.push(line)
-      line = word
-    } else {
-      line = line === "" ? word : `${line} ${word}`
-    }
-  }
-  return [...lines, line].join("\n")
-}
 const bullet = (...parts: ReadonlyArray<string>): string =>
   paragraph(...parts)
     .split("\n")

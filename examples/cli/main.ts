@@ -14,9 +14,9 @@ import { Args, Command, Options, ValidationError } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Data, Duration, Effect, Layer, Logger, LogLevel } from "effect"
-import { EmbeddedAnalyzer } from "../../src/analyzer/EmbeddedAnalyzer.js"
+import { analyzer, analyzerLayer } from "./AnalyzerOption.js"
 import { importProfileFile } from "../../src/import/ProfileImporter.js"
-import { Insights, JobRunner, ProfileStore } from "../../src/index.js"
+import { Insights, InvalidInput, JobRunner, ProfileStore } from "../../src/index.js"
 import * as Storage from "./Storage.js"
 import { health } from "./HealthCommand.js"
 import * as Progress from "./Progress.js"
@@ -39,7 +39,7 @@ const owner = Options.text("owner").pipe(
   Options.withDefault("cli")
 )
 
-const analyze = Command.make("analyze", { file, db, json, owner }, (args) =>
+const analyze = Command.make("analyze", { file, db, json, owner, analyzer }, (args) =>
   Effect.gen(function* () {
     const api = yield* Insights.Insights
     const profiles = yield* ProfileStore.ProfileStore
@@ -59,9 +59,12 @@ const analyze = Command.make("analyze", { file, db, json, owner }, (args) =>
       ? Console.log(JSON.stringify(Summary.toJson(profile, insights), null, 2))
       : Console.log(Summary.render(profile, insights))
   }).pipe(
+    // Interrupted (SIGINT, SIGTERM): the job was handed back, no insights
+    // were printed, and the exit code says so.
+    Effect.onInterrupt(() => Effect.sync(() => { process.exitCode = 130 })),
     Effect.provide(
       Insights.layer({ jobConcurrency: 1 }).pipe(
-        Layer.provide(EmbeddedAnalyzer.layer),
+        Layer.provide(analyzerLayer(args.analyzer)),
         Layer.provide(Storage.fromDb(args.db))
       )
     )
@@ -72,6 +75,7 @@ const worker = Command.make(
   "worker",
   {
     db,
+    analyzer,
     concurrency: Options.integer("concurrency").pipe(
       Options.withDescription("jobs worked on at once"),
       Options.withDefault(2)
@@ -90,7 +94,12 @@ const worker = Command.make(
     )
   },
   (args) =>
-    Layer.launch(
+    checkPositive({
+      concurrency: args.concurrency,
+      "post-concurrency": args.postConcurrency,
+      lease: args.lease,
+      poll: args.poll
+    }).pipe(Effect.zipRight(Layer.launch(
       JobRunner.layer({
         jobConcurrency: args.concurrency,
         postConcurrency: args.postConcurrency,
@@ -98,11 +107,26 @@ const worker = Command.make(
         pollInterval: Duration.millis(args.poll)
       }).pipe(
         Layer.provide(Insights.layerWithoutRunner),
-        Layer.provide(EmbeddedAnalyzer.layer),
+        Layer.provide(analyzerLayer(args.analyzer)),
         Layer.provide(Storage.fromDb(args.db))
       )
-    ).pipe(Logger.withMinimumLogLevel(LogLevel.Info))
+    ).pipe(Logger.withMinimumLogLevel(LogLevel.Info))))
 ).pipe(Command.withDescription("run analysis jobs until stopped (SIGTERM or SIGINT)"))
+
+/** Every option named must be a whole number of at least 1. */
+const checkPositive = (options: Record<string, number>) =>
+  Effect.forEach(Object.entries(options), ([name, value]) =>
+    value >= 1
+      ? Effect.void
+      : Effect.fail(
+          new InvalidInput({
+            source: "command line",
+            record: "",
+            field: `--${name}`,
+            detail: `must be at least 1, got ${value}`
+          })
+        )
+  )
 
 class JobDidNotSucceed extends Data.TaggedError("JobDidNotSucceed")<{
   readonly status: string

@@ -15,7 +15,7 @@
  */
 import { Effect, Layer } from "effect"
 import { Analyzer, type AnalyzerShape } from "../Analyzer.js"
-import { AnalysisResult, type Post } from "../Domain.js"
+import { AnalysisResult, Post } from "../Domain.js"
 import { AnalyzerError } from "../Errors.js"
 import { brandSafetyOf } from "./BrandSafety.js"
 import { detectLanguage } from "./LanguageId.js"
@@ -81,8 +81,17 @@ const rejected = (post: Post, cause: unknown) =>
   })
 
 /**
- * The analyzer over models already loaded. `analyze` does no I/O; an
- * exception inside it fails with AnalyzerError reason "Rejected", which
+ * Longest caption analysed, in characters; the rest of a longer caption is
+ * left out of the analysis (a real caption is far shorter: Instagram allows
+ * 2,200 characters, a Reddit self post 40,000).
+ */
+export const maxCaptionLength = 40_000
+
+/**
+ * The analyzer over models already loaded. `analyze` does no I/O, but it
+ * is CPU work: each call runs in its own turn of the event loop, so timers,
+ * heartbeats, signals and other requests of the host go on between posts.
+ * An exception inside it fails with AnalyzerError reason "Rejected", which
  * is not retried.
  */
 export const fromModels = (models: Models): AnalyzerShape =>
@@ -90,11 +99,23 @@ export const fromModels = (models: Models): AnalyzerShape =>
     id,
     version,
     analyze: (post) =>
-      Effect.try({
-        try: () => analyzePost(models, post),
-        catch: (cause) => rejected(post, cause)
+      Effect.async<AnalysisResult, AnalyzerError>((resume) => {
+        const turn = setImmediate(() =>
+          resume(
+            Effect.try({
+              try: () => analyzePost(models, truncated(post)),
+              catch: (cause) => rejected(post, cause)
+            })
+          )
+        )
+        return Effect.sync(() => clearImmediate(turn))
       })
   })
+
+const truncated = (post: Post): Post =>
+  post.caption.length <= maxCaptionLength
+    ? post
+    : new Post({ ...post, caption: post.caption.slice(0, maxCaptionLength) }, true)
 
 /**
  * Builds the analyzer. The first call in a process loads the models (the
