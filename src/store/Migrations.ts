@@ -96,9 +96,43 @@ const initial = Effect.gen(function* () {
   yield* sql`CREATE INDEX pi_jobs_owner ON pi_jobs (owner, created_at)`
 })
 
+// The audit trail of the repairer, and indexes that let the validator read
+// a page of profiles from indexes alone.
+const consistency = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE pi_repairs (
+    id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    violation TEXT NOT NULL,
+    action TEXT NOT NULL,
+    profile_id TEXT,
+    job_id TEXT,
+    post_ids TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+  )`
+  yield* sql`CREATE INDEX pi_repairs_created ON pi_repairs (created_at)`
+  yield* sql`CREATE INDEX pi_repairs_profile ON pi_repairs (profile_id, created_at)`
+  // Repairers in several processes may ask for the same job (submit is
+  // single-flight): it is recorded once.
+  yield* sql`CREATE UNIQUE INDEX pi_repairs_submitted ON pi_repairs (job_id)
+    WHERE action = 'submitted-job'`
+  yield* sql`CREATE INDEX pi_jobs_profile
+    ON pi_jobs (profile_id, status, finished_at)`
+  yield* sql`CREATE INDEX pi_posts_profile
+    ON pi_posts (profile_id, id, updated_at)`
+  // Replaces pi_post_analyses_profile, whose columns are its prefix.
+  yield* sql`CREATE INDEX pi_post_analyses_profile_post
+    ON pi_post_analyses (profile_id, analyzer_version, post_id, status, analyzed_at)`
+  yield* sql`DROP INDEX pi_post_analyses_profile`
+})
+
 /** Every migration, by id and name. */
 export const migrations = Migrator.fromRecord({
-  "0001_initial": initial
+  "0001_initial": initial,
+  "0002_consistency": consistency
 })
 
 /**
