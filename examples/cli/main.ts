@@ -13,7 +13,7 @@
 import { Args, Command, Options, ValidationError } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Console, Data, Duration, Effect, Layer, Logger, LogLevel } from "effect"
+import { Console, Data, Duration, Effect, Exit, Layer, Logger, LogLevel } from "effect"
 import { analyzer, analyzerLayer } from "./AnalyzerOption.js"
 import { importProfileFile } from "../../src/import/ProfileImporter.js"
 import { Insights, InvalidInput, JobRunner, ProfileStore } from "../../src/index.js"
@@ -162,5 +162,17 @@ cli(process.argv).pipe(
       Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
     )
   ),
-  NodeRuntime.runMain({ disablePrettyLogger: true })
+  NodeRuntime.runMain({
+    disablePrettyLogger: true,
+    // An interrupted run (SIGINT, SIGTERM) exits 130, whatever the default
+    // teardown would say; otherwise the code a handler set, or 1 on failure.
+    teardown: (exit, onExit) =>
+      onExit(
+        Exit.isInterrupted(exit)
+          ? 130
+          : typeof process.exitCode === "number" && process.exitCode !== 0
+          ? process.exitCode
+          : Exit.isFailure(exit) ? 1 : 0
+      )
+  })
 )
