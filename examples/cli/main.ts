@@ -18,6 +18,7 @@ import { analyzer, analyzerLayer } from "./AnalyzerOption.js"
 import { importProfileFile } from "../../src/import/ProfileImporter.js"
 import { Insights, InvalidInput, JobRunner, ProfileStore } from "../../src/index.js"
 import * as Storage from "./Storage.js"
+import { repair, validate } from "./ConsistencyCommands.js"
 import { health } from "./HealthCommand.js"
 import * as Progress from "./Progress.js"
 import * as Summary from "./Summary.js"
@@ -139,7 +140,7 @@ class JobDidNotSucceed extends Data.TaggedError("JobDidNotSucceed")<{
 }
 
 const cli = Command.run(
-  Command.make("profile-insights").pipe(Command.withSubcommands([analyze, worker, health])),
+  Command.make("profile-insights").pipe(Command.withSubcommands([analyze, worker, health, validate, repair])),
   { name: "profile-insights", version: "0.1.0" }
 )
 
