@@ -33,6 +33,7 @@ import * as JobSignal from "./JobSignal.js"
 import * as JobStore from "./JobStore.js"
 import * as Metrics from "./Metrics.js"
 import * as ProfileStore from "./ProfileStore.js"
+import * as Repairer from "./Repairer.js"
 import { migrate } from "./store/Migrations.js"
 
 export interface SubmitOptions {
@@ -226,15 +227,31 @@ export const layerWithoutRunner: Layer.Layer<
   )
 )
 
+export interface LayerOptions extends JobRunner.RunnerOptions {
+  /**
+   * The scheduled repair sweep that runs beside the runner: it finds what a
+   * crash or an old version left inconsistent (a dead lease, a job stuck
+   * half done, a missing aggregate) and repairs it. On by default, every
+   * minute; `false` turns it off.
+   */
+  readonly repair?: Repairer.ScheduleOptions | false | undefined
+}
+
 /**
- * Everything a host needs: the API, and a runner that works on jobs for
- * as long as the layer lives. Needs a SqlClient (from an adapter) and an
- * Analyzer.
+ * Everything a host needs: the API, a runner that works on jobs for as
+ * long as the layer lives, and the scheduled repair sweep. Needs a
+ * SqlClient (from an adapter) and an Analyzer.
  */
 export const layer = (
-  options: JobRunner.RunnerOptions = {}
+  options: LayerOptions = {}
 ): Layer.Layer<
   Insights | ProfileStore.ProfileStore | JobStore.JobStore | JobSignal.JobSignal,
   StoreError,
   SqlClient.SqlClient | Analyzer
-> => JobRunner.layer(options).pipe(Layer.provideMerge(layerWithoutRunner))
+> => {
+  const { repair, ...runner } = options
+  return Layer.mergeAll(
+    JobRunner.layer(runner),
+    Repairer.layerSchedule(repair === false ? { enabled: false } : repair ?? {})
+  ).pipe(Layer.provideMerge(layerWithoutRunner))
+}

@@ -32,6 +32,7 @@ describe("a long job on SQLite with the embedded analyzer", () => {
         }, 5)
         yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(timer)))
 
+        const started = performance.now()
         const job = yield* api.submit("alice", profile.id)
         yield* api.status("alice", job.id).pipe(
           Effect.repeat({ until: (j) => j.processed >= 100, schedule: Schedule.spaced("20 millis") }),
@@ -42,7 +43,10 @@ describe("a long job on SQLite with the embedded analyzer", () => {
         const final = yield* api.awaitJob("alice", job.id)
         expect(final.status).toBe("cancelled")
         expect(final.processed).toBeLessThan(800)
-        expect(maxGap).toBeLessThan(500)
+        // A blocked loop shows one gap as long as the run itself; a busy
+        // machine stretches gaps too, so the bound is a share of the run.
+        const run = performance.now() - started
+        expect(maxGap).toBeLessThan(Math.max(500, run / 4))
       }).pipe(Effect.scoped, Effect.provide(layer))
     })
   )

@@ -153,7 +153,7 @@ describe.each(available)("consistency under concurrency on $name", (storage) => 
           pumpUntil("every profile to be finished", stateOf(profileId), (s) =>
             s.active === 0 && s.analysed === 12 && s.aggregated === 12)
         ),
-        runnerLayer(database, scripted.layer)
+        runnerLayer(database, scripted.layer, false)
       )
       yield* host(
         Effect.gen(function* () {

@@ -54,7 +54,7 @@ describe.each(storages.filter((s) => s.available))("consistency on $name", (stor
       host: <A, E>(effect: Effect.Effect<A, E, HostServices>) =>
         Effect.provide(effect, hostLayer(database, scripted.layer)),
       runner: <A, E>(effect: Effect.Effect<A, E, RunnerServices>) =>
-        Effect.provide(effect, runnerLayer(database, scripted.layer))
+        Effect.provide(effect, runnerLayer(database, scripted.layer, false))
     }
   })
 

@@ -23,7 +23,6 @@ import {
   ProfileStore
 } from "../../src/index.js"
 import { aggregate } from "../../src/Aggregate.js"
-import type { JobStore } from "../../src/JobStore.js"
 import * as Repairer from "../../src/Repairer.js"
 import * as Validator from "../../src/Validator.js"
 import { libraryLayer, ownProfile, twelveCaptions } from "../support/Fixtures.js"
@@ -51,32 +50,26 @@ export const hostLayer = (storage: StorageLayer, analyzer: Layer.Layer<Analyzer>
  * The whole library with a runner, plus the host side. The runner's lease
  * outlasts any clock jump of the pump; it polls every 5 seconds of the test
  * clock (a submit or a released lease wakes it at once), so a jump of
- * minutes costs few claims.
+ * minutes costs few claims. `repair` is Insights.layer's option for its
+ * repair sweep: left out, the sweep runs as it does by default.
  */
 export const runnerLayer = (
   storage: StorageLayer,
   analyzer: Layer.Layer<Analyzer>,
-  extra: Layer.Layer<never, never, SqlClient.SqlClient | Analyzer | JobStore> = Layer.empty
+  repair?: Repairer.ScheduleOptions | false
 ) =>
-  Layer.mergeAll(extra, consistencyLayer).pipe(
+  consistencyLayer.pipe(
     Layer.provideMerge(
       libraryLayer(storage, analyzer, {
         leaseDuration: "10 minutes",
         pollInterval: "5 seconds",
-        ...withoutDefaultSweep
+        ...(repair === undefined ? {} : { repair })
       })
     ),
     Layer.provideMerge(storage),
     Layer.provideMerge(analyzer),
     Layer.provide(quiet)
   )
-
-/**
- * Turns off the repair sweep Insights.layer runs by default once wired
- * with a `repair` option; the suites start their own where they want one.
- * Ignored by a runner that has no such option.
- */
-const withoutDefaultSweep: object = { repair: false }
 
 const liveWait = (millis: number) =>
   Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))

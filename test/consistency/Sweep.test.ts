@@ -2,12 +2,12 @@
  * The navigation bug, end to end: a job killed mid-run left 5 of 12 posts
  * analysed, the job "running" and no aggregate. With the runner and its
  * scheduled repair sweep up, and no human action, the profile reaches
- * 12/12 with an aggregate. Time is the test clock.
+ * 12/12 with an aggregate. The sweep is the one Insights.layer runs by
+ * default; time is the test clock.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Schema, TestClock } from "effect"
 import { JobStore } from "../../src/JobStore.js"
-import * as Repairer from "../../src/Repairer.js"
 import * as Validator from "../../src/Validator.js"
 import * as ScriptedAnalyzer from "../support/ScriptedAnalyzer.js"
 import { storages } from "../support/Storage.js"
@@ -60,7 +60,7 @@ describe.each(storages.filter((s) => s.available))("the scheduled sweep on $name
   const finished = (s: Effect.Effect.Success<ReturnType<typeof stateOf>>) =>
     s.active === 0 && s.analysed === 12 && s.aggregated === 12
 
-  it.effect("a job left running without a lease: only the sweep can release it", () =>
+  it.effect("a job left running without a lease: the default sweep releases it", () =>
     Effect.gen(function* () {
       const { profileId, jobId, scripted, database } = yield* killedMidRun(() => ({
         holder: null,
@@ -78,7 +78,7 @@ describe.each(storages.filter((s) => s.available))("the scheduled sweep on $name
         expect(yield* auditRows).toHaveLength(1)
       }).pipe(
         Effect.provide(
-          runnerLayer(database, scripted.layer, Repairer.layerSchedule({ interval: "1 minute" }))
+          runnerLayer(database, scripted.layer)
         )
       )
       expect(yield* scripted.calls).toHaveLength(7)
@@ -100,7 +100,7 @@ describe.each(storages.filter((s) => s.available))("the scheduled sweep on $name
         expect([job.status, job.done, job.total]).toEqual(["succeeded", 12, 12])
       }).pipe(
         Effect.provide(
-          runnerLayer(database, scripted.layer, Repairer.layerSchedule({ interval: "1 minute" }))
+          runnerLayer(database, scripted.layer, { interval: "1 minute" })
         )
       )
       expect(yield* scripted.calls).toHaveLength(7)
@@ -128,7 +128,7 @@ describe.each(storages.filter((s) => s.available))("the scheduled sweep on $name
         expect([after.status, after.done, after.total]).toEqual(["succeeded", 12, 12])
       }).pipe(
         Effect.provide(
-          runnerLayer(database, scripted.layer, Repairer.layerSchedule({ interval: "20 seconds" }))
+          runnerLayer(database, scripted.layer, { interval: "20 seconds" })
         )
       )
       const report = yield* Effect.flatMap(Validator.Validator, (v) => v.validate()).pipe(
@@ -150,7 +150,7 @@ describe.each(storages.filter((s) => s.available))("the scheduled sweep on $name
         expect(yield* stateOf(profileId)).toMatchObject({ analysed: 5, aggregated: null })
       }).pipe(
         Effect.provide(
-          runnerLayer(database, scripted.layer, Repairer.layerSchedule({ enabled: false }))
+          runnerLayer(database, scripted.layer, { enabled: false })
         )
       )
     }))

@@ -1,5 +1,5 @@
 import { Layer, Logger, LogLevel } from "effect"
-import { type Analyzer, Insights, type JobRunner } from "../../src/index.js"
+import { type Analyzer, Insights } from "../../src/index.js"
 import type { StorageLayer } from "./Storage.js"
 
 export { tempDatabase } from "./Storage.js"
@@ -8,7 +8,7 @@ export { tempDatabase } from "./Storage.js"
 export const libraryLayer = (
   storage: StorageLayer,
   analyzer: Layer.Layer<Analyzer>,
-  runner: JobRunner.RunnerOptions = {}
+  runner: Insights.LayerOptions = {}
 ) =>
   Insights.layer({
     pollInterval: "50 millis",
