@@ -5,7 +5,8 @@ export default defineConfig([
     entry: {
       index: "src/index.ts",
       sqlite: "adapters/sqlite/index.ts",
-      postgres: "adapters/postgres/index.ts"
+      postgres: "adapters/postgres/index.ts",
+      client: "client/index.ts"
     },
     format: ["esm", "cjs"],
     dts: true,
