@@ -21,6 +21,7 @@ import {
   StoreError
 } from "../client/index.js"
 import { openAiOptions } from "../client/ClientLayer.js"
+import * as Bundle from "./support/Bundle.js"
 import * as FakeChatServer from "./support/FakeChatServer.js"
 import { ownProfile, twelveCaptions } from "./support/Fixtures.js"
 import { freshPostgresDatabase, postgresAvailable, tempDatabase } from "./support/Storage.js"
@@ -444,11 +445,22 @@ describe("createClient", () => {
   })
 
   it("logs to stderr at the level asked for, never to stdout", async () => {
-    const host = resolve(root, "test/support/ClientMain.ts")
+    // Bundled, as the fault suite's workers are: node alone starts in well
+    // under a second, where the tsx loader took several.
+    // PROFILE_INSIGHTS_CLIENT_TSX=1 runs ClientMain.ts through tsx instead.
+    const host = await Bundle.nodeArguments(
+      "client-main",
+      [{
+        cache: "profile-insights-client",
+        entries: { "client-main": resolve(root, "test/support/ClientMain.ts") },
+        sources: ["src", "adapters", "client", "test/support"]
+      }],
+      "PROFILE_INSIGHTS_CLIENT_TSX"
+    )
     const run = (logLevel: string) =>
       promisify(execFile)(
         process.execPath,
-        ["--import", "tsx", host, JSON.stringify({ db: tempDatabase(), logLevel })],
+        [...host, JSON.stringify({ db: tempDatabase(), logLevel })],
         { cwd: root, timeout: 100_000 }
       )
     const [info, quiet] = await Promise.all([run("info"), run("warning")])

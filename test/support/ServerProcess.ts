@@ -9,35 +9,20 @@
  * the same as a plain promise, for callers without a scope; they kill the
  * server themselves.
  *
- * A server runs as `node <bundle>`: the server, the library and effect
- * bundled with esbuild, as the fault suite runs its workers (under a
- * second to listening instead of several through the tsx loader); the
- * four servers are bundled in one build, sharing chunks. Node is
- * the server's own process, with no loader or wrapper between it and a
- * signal, so SIGTERM and SIGINT reach the server's handlers. Native
- * modules, esbuild and the web frameworks stay outside the bundle and load
- * from node_modules; `import.meta.url` in the project's own files keeps
- * naming the source file, so paths a server resolves from it (its page and
- * assets) are the same as when run from source. The bundles' directory is
- * named after a hash of the sources and the lock file, rebuilt when they
- * change.
- * PROFILE_INSIGHTS_SERVER_TSX=1 runs `node --import tsx server.ts` instead.
+ * A server runs as `node <bundle>` (see Bundle.ts), so SIGTERM and SIGINT
+ * reach its own handlers; the four servers are bundled in one build,
+ * sharing chunks. Native modules, esbuild and the web frameworks stay
+ * outside the bundle and load from node_modules; `import.meta.url` in the
+ * project's own files keeps naming the source file, so paths a server
+ * resolves from it (its page and assets) are the same as when run from
+ * source. PROFILE_INSIGHTS_SERVER_TSX=1 runs `node --import tsx server.ts`
+ * instead.
  */
 import { Data, Effect, type Scope } from "effect"
 import { spawn } from "node:child_process"
-import { createHash } from "node:crypto"
-import {
-  existsSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  utimesSync
-} from "node:fs"
-import { readFile } from "node:fs/promises"
-import { dirname, join } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { existsSync } from "node:fs"
+import { join } from "node:path"
+import * as Bundle from "./Bundle.js"
 
 export const serverNames = ["express", "fastify", "hono", "effect-http"] as const
 
@@ -79,7 +64,7 @@ export class ServerStartError extends Data.TaggedError("ServerStartError")<{
   }
 }
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
+const repoRoot = Bundle.repoRoot
 
 /** The entry point of a server. */
 export const serverEntry = (name: ServerName): string =>
@@ -92,110 +77,24 @@ export const availableServers = (): ReadonlyArray<ServerName> =>
 // ---------------------------------------------------------------------------
 // How a server is started
 
-const sourceHash = (): string => {
-  const hash = createHash("sha256")
-  const visit = (path: string) => {
-    for (const entry of readdirSync(path, { withFileTypes: true })) {
-      const child = join(path, entry.name)
-      if (entry.isDirectory()) visit(child)
-      else if (/\.(ts|tsx|mts|json)$/.test(entry.name)) {
-        hash.update(child).update(readFileSync(child))
-      }
-    }
-  }
-  for (const dir of ["src", "adapters", "client", "examples"]) visit(join(repoRoot, dir))
-  hash.update(readFileSync(join(repoRoot, "package-lock.json")))
-  return hash.digest("hex").slice(0, 16)
-}
-
-/** Packages loaded from node_modules at run time rather than bundled. */
-const external = [
-  "better-sqlite3",
-  "pg-native",
-  "esbuild",
-  "express",
-  "fastify",
-  "@fastify/*",
-  "hono",
-  "@hono/*"
-]
-
-const cacheDir = join(repoRoot, "node_modules", ".cache", "profile-insights-servers")
-
-/**
- * Bundles the servers `names` into `outDir` (reused when it holds them
- * already), in one build with the code they share split into chunks.
- */
-const bundleInto = async (
-  esbuild: typeof import("esbuild"),
-  names: ReadonlyArray<ServerName>,
-  outDir: string
-): Promise<string> => {
-  const complete = () => names.every((name) => existsSync(join(outDir, `${name}.mjs`)))
-  if (complete()) {
-    const now = new Date()
-    utimesSync(outDir, now, now)
-    return outDir
-  }
-  const building = `${outDir}.${process.pid}.${Date.now()}.tmp`
-  await esbuild.build({
-    entryPoints: Object.fromEntries(names.map((name) => [name, serverEntry(name)])),
-    outdir: building,
-    outExtension: { ".js": ".mjs" },
-    bundle: true,
-    splitting: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    external,
-    banner: {
-      js: "import { createRequire as bundleCreateRequire } from 'node:module';" +
-        " const require = bundleCreateRequire(import.meta.url);"
-    },
-    plugins: [{
-      name: "source-import-meta",
-      setup: (build) => {
-        // Each of the project's files keeps its own import.meta.url.
-        build.onLoad({ filter: /\.(ts|tsx|mts)$/ }, async (args) => {
-          if (args.path.includes("/node_modules/")) return undefined
-          const source = await readFile(args.path, "utf8")
-          const contents = source
-            .replaceAll("import.meta.url", JSON.stringify(pathToFileURL(args.path).href))
-            .replaceAll("import.meta.dirname", JSON.stringify(dirname(args.path)))
-            .replaceAll("import.meta.filename", JSON.stringify(args.path))
-          return { contents, loader: args.path.endsWith("x") ? "tsx" : "ts" }
-        })
-      }
-    }],
-    logLevel: "silent"
-  }).catch((error: unknown) => {
-    rmSync(building, { recursive: true, force: true })
-    throw error
-  })
-  if (complete()) {
-    // Another process put the same bundles in place meanwhile.
-    rmSync(building, { recursive: true, force: true })
-  } else {
-    rmSync(outDir, { recursive: true, force: true })
-    try {
-      renameSync(building, outDir)
-    } catch (error) {
-      if (!complete()) throw error
-      rmSync(building, { recursive: true, force: true })
-    }
-  }
-  // Bundles of older sources, unused for an hour, go.
-  for (const entry of readdirSync(cacheDir)) {
-    const path = join(cacheDir, entry)
-    if (!path.startsWith(outDir) && Date.now() - statSync(path).mtimeMs > 3_600_000) {
-      rmSync(path, { recursive: true, force: true })
-    }
-  }
-  return outDir
-}
-
-let allBundled: Promise<string> | undefined
-const oneBundled = new Map<ServerName, Promise<string>>()
+/** The servers `names` in one bundle, sharing chunks. */
+const serversBundle = (names: ReadonlyArray<ServerName>): Bundle.Bundle => ({
+  cache: "profile-insights-servers",
+  entries: Object.fromEntries(names.map((name) => [name, serverEntry(name)])),
+  sources: ["src", "adapters", "client", "examples"],
+  external: [
+    "better-sqlite3",
+    "pg-native",
+    "esbuild",
+    "express",
+    "fastify",
+    "@fastify/*",
+    "hono",
+    "@hono/*"
+  ],
+  splitting: true,
+  sourceImportMeta: true
+})
 
 /**
  * Every server is bundled in one build, so the library and effect are
@@ -203,23 +102,12 @@ const oneBundled = new Map<ServerName, Promise<string>>()
  * server asked for is bundled on its own, so a broken server fails only
  * its own start.
  */
-const nodeArguments = async (name: ServerName): Promise<ReadonlyArray<string>> => {
-  const tsx = ["--import", "tsx", serverEntry(name)]
-  if (process.env.PROFILE_INSIGHTS_SERVER_TSX === "1") return tsx
-  const esbuild = await import("esbuild").catch(() => undefined)
-  if (esbuild === undefined) return tsx
-  const hash = sourceHash()
-  const all = await (allBundled ??= bundleInto(esbuild, availableServers(), join(cacheDir, hash)))
-    .catch(() => undefined)
-  if (all !== undefined && existsSync(join(all, `${name}.mjs`))) return [join(all, `${name}.mjs`)]
-  let one = oneBundled.get(name)
-  if (one === undefined) {
-    one = bundleInto(esbuild, [name], join(cacheDir, `${hash}-${name}`))
-    oneBundled.set(name, one)
-    one.catch(() => oneBundled.delete(name))
-  }
-  return [join(await one, `${name}.mjs`)]
-}
+const nodeArguments = (name: ServerName): Promise<ReadonlyArray<string>> =>
+  Bundle.nodeArguments(
+    name,
+    [serversBundle(availableServers()), serversBundle([name])],
+    "PROFILE_INSIGHTS_SERVER_TSX"
+  )
 
 // ---------------------------------------------------------------------------
 // Starting one

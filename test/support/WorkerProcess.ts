@@ -3,27 +3,16 @@
  * bound.
  *
  * `spawn` starts test/support/WorkerMain.ts as a real child process
- * (node with the tsx loader) in the current scope; closing the scope kills
+ * (node running its bundle) in the current scope; closing the scope kills
  * whatever is still running. `waitUntil` polls a probe until a predicate
  * holds and fails with the last value seen when the bound runs out.
  */
 import { Data, Deferred, Duration, Effect, Option, Ref, Schedule, type Scope } from "effect"
 import { type ChildProcess, spawn as spawnChild } from "node:child_process"
-import { createHash } from "node:crypto"
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  utimesSync
-} from "node:fs"
+import { existsSync, mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
+import * as Bundle from "./Bundle.js"
 
 export type StorageSpec =
   | { readonly kind: "sqlite"; readonly filename: string }
@@ -157,76 +146,25 @@ export interface Worker {
   readonly hasExited: Effect.Effect<boolean>
 }
 
-const workerMain = join(dirname(fileURLToPath(import.meta.url)), "WorkerMain.ts")
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
+const repoRoot = Bundle.repoRoot
 
 /**
- * How a worker is started: `node <bundle>` by default, the worker and the
- * library bundled with esbuild (0.4 s to ready instead of 2 to 5 s through
- * the tsx loader, which resolves each of effect's modules through its
- * hooks). The bundle is named after a hash of the sources and the lock
- * file, so it is rebuilt whenever they change and reused otherwise.
- * PROFILE_INSIGHTS_FAULT_TSX=1 runs `node --import tsx WorkerMain.ts`
- * instead, as does a missing esbuild.
+ * A worker runs as `node <bundle>` (see Bundle.ts): the worker and the
+ * library bundled with esbuild, 0.4 s to ready instead of 2 to 5 s through
+ * the tsx loader. PROFILE_INSIGHTS_FAULT_TSX=1 runs
+ * `node --import tsx WorkerMain.ts` instead.
  */
-let workerCommand: Promise<ReadonlyArray<string>> | undefined
-
-const sourceHash = (): string => {
-  const hash = createHash("sha256")
-  const visit = (path: string) => {
-    for (const entry of readdirSync(path, { withFileTypes: true })) {
-      const child = join(path, entry.name)
-      if (entry.isDirectory()) visit(child)
-      else if (/\.(ts|json)$/.test(entry.name)) hash.update(child).update(readFileSync(child))
-    }
-  }
-  for (const dir of ["src", "adapters", join("test", "support")]) visit(join(repoRoot, dir))
-  hash.update(readFileSync(join(repoRoot, "package-lock.json")))
-  return hash.digest("hex").slice(0, 16)
-}
-
-const bundleWorker = async (): Promise<ReadonlyArray<string>> => {
-  const tsx = ["--import", "tsx", workerMain]
-  if (process.env.PROFILE_INSIGHTS_FAULT_TSX === "1") return tsx
-  const esbuild = await import("esbuild").catch(() => undefined)
-  if (esbuild === undefined) return tsx
-  // Inside the repository, so the native packages left out of the bundle
-  // resolve from its node_modules.
-  const outDir = join(repoRoot, "node_modules", ".cache", "profile-insights-fault")
-  mkdirSync(outDir, { recursive: true })
-  const outfile = join(outDir, `worker-${sourceHash()}.mjs`)
-  if (existsSync(outfile)) {
-    const now = new Date()
-    utimesSync(outfile, now, now)
-    return [outfile]
-  }
-  const building = `${outfile}.${process.pid}.tmp`
-  await esbuild.build({
-    entryPoints: [workerMain],
-    outfile: building,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    external: ["better-sqlite3", "pg-native"],
-    banner: {
-      js: "import { createRequire } from 'node:module';" +
-        " const require = createRequire(import.meta.url);"
-    },
-    logLevel: "error"
-  })
-  renameSync(building, outfile)
-  // Bundles of older sources, unused for an hour, go.
-  for (const name of readdirSync(outDir)) {
-    const path = join(outDir, name)
-    if (path !== outfile && Date.now() - statSync(path).mtimeMs > 3_600_000) {
-      rmSync(path, { force: true })
-    }
-  }
-  return [outfile]
-}
-
-const nodeArguments = Effect.promise(() => (workerCommand ??= bundleWorker()))
+const nodeArguments = Effect.promise(() =>
+  Bundle.nodeArguments(
+    "worker",
+    [{
+      cache: "profile-insights-fault",
+      entries: { worker: join(repoRoot, "test", "support", "WorkerMain.ts") },
+      sources: ["src", "adapters", join("test", "support")]
+    }],
+    "PROFILE_INSIGHTS_FAULT_TSX"
+  )
+)
 
 const makeWorker = (
   name: string,
