@@ -141,9 +141,22 @@ export const log = (message: string, error?: unknown): void => {
 export const isPublicPath = (path: string): boolean =>
   path === "/api/health" || path === "/api/samples" || path.startsWith("/api/samples/")
 
-/** Whether a request to this path must carry a known bearer token. */
-export const needsOwner = (path: string): boolean =>
-  path.startsWith("/api/") && !isPublicPath(path)
+/**
+ * Whether a request to this path must carry a known bearer token. The
+ * path is read as loosely as any router might match it (percent-decoded,
+ * any case, repeated slashes as one), so that no spelling of an /api route
+ * reaches its handler without an owner.
+ */
+export const needsOwner = (path: string): boolean => {
+  let decoded = path
+  try {
+    decoded = decodeURIComponent(path)
+  } catch {
+    // Not valid percent-encoding: judged as written.
+  }
+  const loose = decoded.toLowerCase().replace(/\/{2,}/g, "/")
+  return (loose === "/api" || loose.startsWith("/api/")) && !isPublicPath(loose)
+}
 
 /**
  * The answer for an error a route failed with. Errors of the caller's

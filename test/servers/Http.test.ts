@@ -477,6 +477,25 @@ describe.each(serverNames)("the %s server", (name) => {
         }
       }
 
+      // Another spelling of an /api path a router may match (case,
+      // percent-encoding, doubled slashes) is refused or not routed: it
+      // never reaches a handler without an owner.
+      for (const path of [
+        `/API/jobs/${job.id}`,
+        `/Api/profiles/${profileId}/insights`,
+        `/%61pi/jobs/${job.id}`,
+        `//api/jobs/${job.id}`,
+        `/api//jobs/${job.id}`
+      ]) {
+        const answer = await call(server, "GET", path)
+        const verdict = answer.status === 401
+          ? "401"
+          : answer.status === 404 && String(answer.body?.message).startsWith("no route")
+          ? "no route"
+          : `${answer.status} ${JSON.stringify(answer.body)}`
+        expect({ path, verdict }).toEqual({ path, verdict: expect.stringMatching(/^(401|no route)$/) })
+      }
+
       // Nothing bob did touched alice's job, and alice still reads it all.
       const mine = await call(server, "GET", `/api/jobs/${job.id}`, { token: alice })
       expectCompleted(mine.body, 8)
