@@ -19,6 +19,7 @@ import {
   Layer,
   Logger,
   LogLevel,
+  Option,
   ParseResult,
   Redacted,
   Schema
@@ -54,6 +55,33 @@ const DurationInput = Schema.declare(
     (typeof u === "number" && u >= 0) || Duration.decodeUnknown(u)._tag === "Some",
   { identifier: "DurationInput", description: "a Duration, milliseconds, or text such as \"30 seconds\"" }
 )
+
+/** A DurationInput of more than zero. */
+const PositiveDurationInput = Schema.declare(
+  (u: unknown): u is Duration.DurationInput => {
+    const decoded = typeof u === "number" ? Option.some(Duration.millis(u)) : Duration.decodeUnknown(u)
+    return Option.isSome(decoded) && Duration.toMillis(decoded.value) > 0
+  },
+  {
+    identifier: "PositiveDurationInput",
+    description: "a Duration above zero, milliseconds, or text such as \"30 seconds\""
+  }
+)
+
+/** The runner's options (Insights.LayerOptions) as a caller may pass them. */
+const RunnerInput = Schema.Struct({
+  runnerId: Schema.optional(Schema.NonEmptyTrimmedString),
+  jobConcurrency: Schema.optional(PositiveInt),
+  pollInterval: Schema.optional(PositiveDurationInput),
+  leaseDuration: Schema.optional(PositiveDurationInput),
+  heartbeatInterval: Schema.optional(PositiveDurationInput),
+  retryBase: Schema.optional(PositiveDurationInput),
+  postConcurrency: Schema.optional(PositiveInt),
+  postTimeout: Schema.optional(PositiveDurationInput),
+  postRetries: Schema.optional(NonNegativeInt),
+  postRetryBase: Schema.optional(PositiveDurationInput),
+  repair: Schema.optional(Schema.Union(Schema.Literal(false), Schema.Object))
+})
 
 const StorageInput = Schema.Union(
   Schema.Struct({ sqlite: Schema.NonEmptyTrimmedString }),
@@ -101,14 +129,11 @@ const AnalyzerInput = Schema.Union(
 
 const LogLevelInput = Schema.Literal("none", "error", "warning", "info", "debug")
 
-/**
- * The options checked; the runner's are checked for shape only (an object
- * or false), their values by the runner's own types.
- */
+/** The options checked, the runner's values among them. */
 const ClientOptionsInput = Schema.Struct({
   storage: StorageInput,
   analyzer: Schema.optional(AnalyzerInput),
-  runner: Schema.optional(Schema.Union(Schema.Literal(false), Schema.Object)),
+  runner: Schema.optional(Schema.Union(Schema.Literal(false), RunnerInput)),
   logLevel: Schema.optional(LogLevelInput)
 })
 

@@ -26,7 +26,7 @@ import {
   type ProfileInsights,
   isTerminal
 } from "./Domain.js"
-import { InvalidInput, type NotFound, StoreError, type UnknownFormat } from "./Errors.js"
+import { InvalidInput, NotFound, StoreError, type UnknownFormat } from "./Errors.js"
 import { importProfile } from "./import/ProfileImporter.js"
 import * as JobRunner from "./JobRunner.js"
 import * as JobSignal from "./JobSignal.js"
@@ -143,12 +143,34 @@ const checkOwner = (owner: string) =>
         })
       )
 
+const checkProfileId = (profileId: unknown) =>
+  typeof profileId === "string" && profileId !== ""
+    ? Effect.void
+    : Effect.fail(
+        new InvalidInput({
+          source: "input",
+          record: "",
+          field: "profileId",
+          detail: "expected a profile id"
+        })
+      )
+
+/**
+ * An id as a JavaScript caller may pass it: anything but a string names
+ * nothing stored, so the read answers as for an unknown id.
+ */
+const isId = (id: unknown): id is string => typeof id === "string"
+
+const unknown = (entity: NotFound["entity"], id: unknown) =>
+  Effect.fail(new NotFound({ entity, id: String(id) }))
+
 export const make = Effect.gen(function* () {
   const profiles = yield* ProfileStore.ProfileStore
   const jobs = yield* JobStore.JobStore
   const signal = yield* JobSignal.JobSignal
 
   const watch: InsightsShape["watch"] = (owner, jobId, options) => {
+    if (!isId(jobId)) return Stream.fromEffect(unknown("job", jobId))
     const interval = options?.interval ?? "250 millis"
     return Stream.merge(Stream.tick(interval), signal.progress(jobId)).pipe(
       Stream.mapEffect(() => jobs.get(owner, jobId)),
@@ -175,6 +197,7 @@ export const make = Effect.gen(function* () {
       ),
     submit: (owner, profileId, input) =>
       checkOwner(owner).pipe(
+        Effect.zipRight(checkProfileId(profileId)),
         Effect.zipRight(checkSubmitOptions(input)),
         Effect.flatMap((options) =>
           jobs.submit({
@@ -191,8 +214,9 @@ export const make = Effect.gen(function* () {
         Effect.uninterruptible,
         Effect.withSpan("Insights.submit")
       ),
-    status: jobs.get,
-    latestJob: jobs.latestFor,
+    status: (owner, jobId) => isId(jobId) ? jobs.get(owner, jobId) : unknown("job", jobId),
+    latestJob: (owner, profileId) =>
+      isId(profileId) ? jobs.latestFor(owner, profileId) : Effect.succeed(Option.none()),
     watch,
     awaitJob: (owner, jobId, options) =>
       watch(owner, jobId, options).pipe(
@@ -202,8 +226,12 @@ export const make = Effect.gen(function* () {
           onSome: Effect.succeed
         }))
       ),
-    cancel: (owner, jobId) => Effect.tap(jobs.cancel(owner, jobId), () => signal.notify),
-    insights: profiles.insights
+    cancel: (owner, jobId) =>
+      isId(jobId)
+        ? Effect.tap(jobs.cancel(owner, jobId), () => signal.notify)
+        : unknown("job", jobId),
+    insights: (owner, profileId) =>
+      isId(profileId) ? profiles.insights(owner, profileId) : unknown("insights", profileId)
   })
 })
 

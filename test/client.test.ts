@@ -229,6 +229,30 @@ describe.each(storages.filter((s) => s.available))("the promise client on $name"
       _tag: "InvalidInput",
       field: "analyzer.openai.concurrency"
     })
+
+    // The runner's values: each refused naming its field, no client opened.
+    const runnerCases: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
+      [{ jobConcurrency: 0 }, "runner.jobConcurrency"],
+      [{ jobConcurrency: -1 }, "runner.jobConcurrency"],
+      [{ jobConcurrency: 1.5 }, "runner.jobConcurrency"],
+      [{ leaseDuration: "abc" }, "runner.leaseDuration"],
+      [{ leaseDuration: 0 }, "runner.leaseDuration"],
+      [{ pollInterval: "-5 seconds" }, "runner.pollInterval"],
+      [{ postConcurrency: 0 }, "runner.postConcurrency"],
+      [{ postRetries: -1 }, "runner.postRetries"],
+      [{ runnerId: "" }, "runner.runnerId"]
+    ]
+    for (const [runner, field] of runnerCases) {
+      const refused = await rejection(createClient({ storage: choice, runner: runner as never }))
+      expect({ runner, refused: fields(refused, "_tag", "field") }).toEqual({
+        runner,
+        refused: { _tag: "InvalidInput", field }
+      })
+    }
+
+    // A missing argument, as a JavaScript caller may leave it.
+    const missing = await rejection(insights.submit("alice", undefined as never))
+    expect(fields(missing, "_tag")).toEqual({ _tag: "InvalidInput" })
   })
 
   it("leaves the job running to completion when the caller stops watching", async () => {
