@@ -63,7 +63,22 @@ app.use((req: Request, res: Response, next: NextFunction) => {
   next()
 })
 // Any content type is read as JSON: a profile export may come as a file.
-app.use(express.json({ limit: bodyLimitBytes, type: () => true }))
+// Not strict: `null` or `"text"` is JSON too, and is answered by the
+// route as the other servers answer it.
+// body-parser reads an empty body as {}: `verify` notes its length, so an
+// empty body is no body, as on the other servers.
+app.use(express.json({
+  limit: bodyLimitBytes,
+  type: () => true,
+  strict: false,
+  verify: (_req, res, buffer) => {
+    ;(res as Response).locals.bodyBytes = buffer.length
+  }
+}))
+
+/** The parsed body, or undefined when the request had none. */
+const bodyOf = (req: Request, res: Response): unknown =>
+  ((res.locals.bodyBytes as number | undefined) ?? 0) === 0 ? undefined : req.body
 
 app.get("/api/health", async (_req, res) => {
   res.json(healthView(await client.health()))
@@ -84,13 +99,14 @@ app.get("/api/samples/:name", async (req, res) => {
 })
 
 app.post("/api/profiles", async (req, res) => {
-  if (req.body === undefined) return send(res, malformedBody("expected a JSON profile export"))
-  const saved = await client.importProfile(owner(res), req.body, "body")
+  const body = bodyOf(req, res)
+  if (body === undefined) return send(res, malformedBody("expected a JSON profile export"))
+  const saved = await client.importProfile(owner(res), body, "body")
   res.status(201).json(importView(saved))
 })
 
 app.post("/api/profiles/:profileId/jobs", async (req, res) => {
-  const options = decodeSubmitBody(req.body)
+  const options = decodeSubmitBody(bodyOf(req, res))
   if (options._tag === "Left") return send(res, options.left)
   const job = await client.submit(owner(res), req.params.profileId, options.right)
   res.status(202).json(jobView(job))
@@ -150,6 +166,10 @@ const onError: ErrorRequestHandler = (error, req, res, next) => {
   if (type === "entity.too.large") return send(res, bodyTooLarge)
   if (typeof type === "string" && typeof status === "number" && status < 500) {
     return send(res, malformedBody((error as Error).message))
+  }
+  // The router's own 4xx, such as a path that is not valid percent-encoding.
+  if (typeof status === "number" && status >= 400 && status < 500) {
+    return send(res, noRoute(req.method, req.path))
   }
   return send(res, answerFor(error, `${req.method} ${req.path}`))
 }

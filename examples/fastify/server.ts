@@ -9,7 +9,7 @@ import { createReadStream } from "node:fs"
 import type { AddressInfo } from "node:net"
 import fastifyStatic from "@fastify/static"
 import { createSession } from "better-sse"
-import Fastify, { type FastifyError } from "fastify"
+import Fastify, { type FastifyError, type FastifyReply } from "fastify"
 import { contentTypeOf, vendorAssets } from "../server-kit/Assets.js"
 import {
   type ErrorAnswer,
@@ -50,11 +50,22 @@ declare module "fastify" {
 const host = await startHost()
 const { client } = host
 
-const app = Fastify({ logger: false, bodyLimit: bodyLimitBytes })
+const app = Fastify({
+  logger: false,
+  bodyLimit: bodyLimitBytes,
+  // Errors of the router itself, such as a path that is not valid
+  // percent-encoding: no route, answered as the other servers answer it.
+  frameworkErrors: (_error, request, reply: FastifyReply) => {
+    const { status, body } = noRoute(request.method, request.url.split("?")[0]!)
+    return reply.code(status).send(body)
+  }
+})
 
 // Any content type is read as JSON (a profile export may come as a file);
 // no body at all is undefined, which POST .../jobs reads as `{}`.
-const parseJson = app.getDefaultJsonParser("error", "ignore")
+// A "__proto__" or "constructor" key is dropped, as the import would drop
+// any key it does not know, rather than refusing the body.
+const parseJson = app.getDefaultJsonParser("remove", "remove")
 app.removeAllContentTypeParsers()
 app.addContentTypeParser("*", { parseAs: "string" }, (request, body, done) => {
   if (body === "") return done(null, undefined)

@@ -545,9 +545,28 @@ describe.each(serverNames)("the %s server", (name) => {
     expect(priority.status).toBe(400)
     expect(priority.body).toMatchObject({ error: "invalid_input", field: "priority" })
 
+    const withProto = await call(server, "POST", "/api/profiles", {
+      token: alice,
+      raw: JSON.stringify(fixture(2)).replace("{", "{\"__proto__\":{\"x\":1},")
+    })
+    expect(withProto.status).toBe(201)
+
     const garbled = await call(server, "POST", jobs, { token: alice, raw: "priority=high" })
     expect(garbled.status).toBe(400)
     expect(garbled.body).toMatchObject({ error: "invalid_input", record: "body" })
+
+    // No body at all is the same answer on every server.
+    const empty = await call(server, "POST", "/api/profiles", { token: alice, raw: "" })
+    expect({ status: empty.status, body: empty.body }).toEqual({
+      status: 400,
+      body: expect.objectContaining({ error: "invalid_input", record: "body" })
+    })
+    // A path that is not valid percent-encoding is no route, never a 500.
+    const garbledPath = await call(server, "GET", "/api/jobs/%zz", { token: alice })
+    expect({ status: garbledPath.status, error: garbledPath.body?.error }).toEqual({
+      status: 404,
+      error: "not_found"
+    })
 
     // A refused submit records no job.
     const latest = await call(server, "GET", `${jobs}/latest`, { token: alice })
