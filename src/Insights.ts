@@ -259,8 +259,11 @@ export interface LayerOptions extends JobRunner.RunnerOptions {
   /**
    * The scheduled repair sweep that runs beside the runner: it finds what a
    * crash or an old version left inconsistent (a dead lease, a job stuck
-   * half done, a missing aggregate) and repairs it. On by default, every
-   * minute; `false` turns it off.
+   * half done, a missing aggregate, a row that does not decode) and
+   * repairs it. On by default, every minute; `false` turns it off. By
+   * default it only reports StaleAnalyses (posts analysed at another
+   * analyzer version) and never starts their re-analysis; opt in with
+   * `{ kinds: Validator.violationKinds }`, or run `repair` on demand.
    */
   readonly repair?: Repairer.ScheduleOptions | false | undefined
 }

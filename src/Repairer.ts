@@ -17,10 +17,12 @@
 import { SqlClient } from "@effect/sql"
 import {
   Array as Arr,
+  Cause,
   Clock,
   Context,
   Duration,
   Effect,
+  Either,
   Layer,
   Option,
   Schedule,
@@ -29,7 +31,7 @@ import {
   Stream
 } from "effect"
 import type { Analyzer } from "./Analyzer.js"
-import type { JobKind } from "./Domain.js"
+import { JobKind, JobStatus } from "./Domain.js"
 import type { StoreError } from "./Errors.js"
 import { channels, JobSignal } from "./JobSignal.js"
 import { JobStore } from "./JobStore.js"
@@ -43,7 +45,10 @@ export const RepairAction = Schema.Literal(
   "released-lease",
   "cancelled-job",
   "deleted-analyses",
-  "recounted-progress"
+  "recounted-progress",
+  "deleted-aggregate",
+  "deleted-jobs",
+  "deleted-profile-rows"
 )
 export type RepairAction = typeof RepairAction.Type
 
@@ -51,8 +56,12 @@ export class RepairRecord extends Schema.Class<RepairRecord>("RepairRecord")({
   /** The violations this action answers. */
   violations: Schema.Array(Validator.ViolationKind),
   action: RepairAction,
-  /** skipped: the state changed since it was validated; `reason` says how. */
-  outcome: Schema.Literal("applied", "skipped"),
+  /**
+   * skipped: the state changed since it was validated, or the repair was
+   * held back; failed: the repair itself failed (the sweep goes on with
+   * the others). `reason` says which.
+   */
+  outcome: Schema.Literal("applied", "skipped", "failed"),
   reason: Schema.String,
   profileId: Schema.String,
   jobId: Schema.NullOr(Schema.String),
@@ -77,7 +86,13 @@ export class RepairReport extends Schema.Class<RepairReport>("RepairReport")({
 }
 
 export interface RepairOptions extends Validator.ValidateOptions {
-  /** Kinds of violation to repair; others are reported only. Default: all. */
+  /**
+   * Kinds of violation to repair; others are reported only. Default: all.
+   * Without "StaleAnalyses", no job is submitted for a profile that has
+   * stale analyses (every job analyses what is not at the runner's
+   * version, stale posts included); its other job-needing violations are
+   * reported as skipped.
+   */
   readonly kinds?: ReadonlyArray<Validator.ViolationKind> | undefined
   /** Names this repairer in pi_repairs.actor. Default "repairer-<random>". */
   readonly actor?: string | undefined
@@ -144,14 +159,14 @@ export const make = Effect.gen(function* () {
   const record = (
     violations: ReadonlyArray<Validator.Violation>,
     action: RepairAction,
-    applied: boolean,
+    applied: boolean | "failed",
     reason: string,
     ids: { readonly jobId?: string | null; readonly postIds?: ReadonlyArray<string> } = {}
   ) =>
     new RepairRecord({
       violations: violations.map((v) => v._tag),
       action,
-      outcome: applied ? "applied" : "skipped",
+      outcome: applied === "failed" ? "failed" : applied ? "applied" : "skipped",
       reason,
       profileId: violations[0]!.profileId,
       jobId: ids.jobId ?? null,
@@ -332,11 +347,202 @@ export const make = Effect.gen(function* () {
       )
     )
 
+  /** The row `v` names, read for update in the current transaction. */
+  const forUpdate = sql.onDialectOrElse({
+    pg: () => sql.literal("FOR UPDATE"),
+    orElse: () => sql.literal("")
+  })
+
+  const stillUndecodable = <A, I>(schema: Schema.Schema<A, I>, row: unknown) =>
+    Either.isLeft(Schema.decodeUnknownEither(schema)(row))
+
+  /**
+   * Deletes an undecodable analysis or aggregate, if it still does not
+   * decode. The job that analyses the post again or rebuilds the aggregate
+   * is submitted with the profile's other job-needing violations.
+   */
+  const deleteUndecodable = (run: Run, v: Validator.UndecodableRow) =>
+    transaction(
+      "deleteUndecodable",
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const analysis = v.table === "pi_post_analyses"
+        const rows = analysis
+          ? yield* sql`SELECT status, result, failure FROM pi_post_analyses
+            WHERE post_id = ${v.rowId} AND analyzer_version = ${v.analyzerVersion ?? ""}
+            AND profile_id = ${v.profileId} ${forUpdate}`
+          : yield* sql`SELECT profile_id, analyzer_version, job_id, watermark_count,
+            watermark_at, body FROM pi_profile_insights
+            WHERE profile_id = ${v.profileId} ${forUpdate}`
+        const row = rows[0]
+        if (row === undefined) return "already deleted"
+        const bad = analysis
+          ? stillUndecodable(Validator.AnalysisRow, row)
+          : stillUndecodable(Validator.AggregateRow, row)
+        if (!bad) {
+          return "the row decodes now"
+        }
+        if (analysis) {
+          yield* sql`DELETE FROM pi_post_analyses WHERE post_id = ${v.rowId}
+            AND analyzer_version = ${v.analyzerVersion ?? ""} AND profile_id = ${v.profileId}`
+        } else {
+          yield* sql`DELETE FROM pi_profile_insights WHERE profile_id = ${v.profileId}`
+        }
+        yield* audit(run, {
+          violation: v._tag,
+          action: analysis ? "deleted-analyses" : "deleted-aggregate",
+          profileId: v.profileId,
+          jobId: null,
+          postIds: analysis ? [v.rowId] : [],
+          reason: Validator.describe(v),
+          detail: { table: v.table, row, error: v.error }
+        }, now)
+        return true
+      })
+    ).pipe(
+      Effect.map((outcome) =>
+        record(
+          [v],
+          v.table === "pi_post_analyses" ? "deleted-analyses" : "deleted-aggregate",
+          outcome === true,
+          outcome === true
+            ? v.table === "pi_post_analyses"
+              ? "deleted the undecodable analysis; the post is analysed again"
+              : "deleted the undecodable aggregate; it is computed again"
+            : outcome,
+          { postIds: v.table === "pi_post_analyses" ? [v.rowId] : [] }
+        )
+      )
+    )
+
+  /**
+   * Puts an undecodable job back into a possible state: an impossible
+   * status becomes cancelled (last_error says why), impossible counters
+   * are recounted from the stored analyses (at the version of the
+   * profile's aggregate, else the validator's), and a row that still does
+   * not decode (an unknown kind, a negative epoch) is deleted.
+   */
+  const repairJob = (run: Run, v: Validator.UndecodableRow) =>
+    transaction(
+      "repairJob",
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const read = sql<Record<string, unknown>>`SELECT id, kind, profile_id, status,
+          done, failed, total, epoch, lease_holder, lease_expires_at, created_at,
+          finished_at FROM pi_jobs WHERE id = ${v.rowId} ${forUpdate}`
+        const before = (yield* read)[0]
+        if (before === undefined) return { action: "cancelled-job" as const, outcome: "already deleted" }
+        if (!stillUndecodable(Validator.JobRow, before)) {
+          return { action: "recounted-progress" as const, outcome: "the job decodes now" }
+        }
+        const steps: Array<string> = []
+        const status = String(before.status)
+        if (!(JobStatus.literals as ReadonlyArray<string>).includes(status)) {
+          const reason = `cancelled by repair: '${status}' is not a job status`
+          yield* sql`UPDATE pi_jobs SET status = 'cancelled', finished_at = ${now},
+            updated_at = ${now}, lease_holder = NULL, lease_expires_at = NULL,
+            last_error = ${reason} WHERE id = ${v.rowId}`
+          steps.push(reason)
+        }
+        const counters = ["done", "failed", "total"].map((c) => Number(before[c]))
+        const [done, failed, total] = counters as [number, number, number]
+        if (
+          counters.some((n) => !Number.isInteger(n) || n < 0) ||
+          done + failed > total
+        ) {
+          const aggregate = yield* sql<{ analyzer_version: string }>`SELECT analyzer_version
+            FROM pi_profile_insights WHERE profile_id = ${v.profileId}`
+          const version = aggregate[0]?.analyzer_version ?? validator.analyzerVersion
+          const stored = (status: string) => sql`(SELECT COUNT(*) FROM pi_post_analyses a
+            JOIN pi_posts p ON p.id = a.post_id AND p.profile_id = a.profile_id
+            WHERE a.profile_id = ${v.profileId} AND a.analyzer_version = ${version}
+            AND a.status = ${status})`
+          yield* sql`UPDATE pi_jobs SET
+            total = (SELECT COUNT(*) FROM pi_posts WHERE profile_id = ${v.profileId}),
+            done = ${stored("analysed")}, failed = ${stored("failed")}, updated_at = ${now}
+            WHERE id = ${v.rowId}`
+          steps.push(`counters ${done}+${failed}/${total} recounted at ${version}`)
+        }
+        const after = (yield* read)[0]
+        let action: RepairAction = steps.length > 0 && steps[0]!.startsWith("cancelled")
+          ? "cancelled-job"
+          : "recounted-progress"
+        if (after !== undefined && stillUndecodable(Validator.JobRow, after)) {
+          yield* sql`DELETE FROM pi_jobs WHERE id = ${v.rowId}`
+          steps.push("deleted: no possible state keeps its row")
+          action = "deleted-jobs"
+        }
+        yield* audit(run, {
+          violation: v._tag,
+          action,
+          profileId: v.profileId,
+          jobId: v.rowId,
+          postIds: [],
+          reason: Validator.describe(v),
+          detail: { before, after: action === "deleted-jobs" ? null : after, steps }
+        }, now)
+        yield* notifyOnCommit(sql, channels.progress, v.rowId)
+        return { action, outcome: steps.join("; ") }
+      })
+    ).pipe(
+      Effect.map(({ action, outcome }) =>
+        record(
+          [v],
+          action,
+          !outcome.startsWith("already") && !outcome.startsWith("the job decodes"),
+          outcome,
+          { jobId: v.rowId }
+        )
+      )
+    )
+
+  /** Deletes the jobs and aggregate of a profile that no longer exists. */
+  const deleteProfileRows = (run: Run, v: Validator.RowsOfMissingProfile) =>
+    transaction(
+      "deleteProfileRows",
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const gone = sql`NOT EXISTS (SELECT 1 FROM pi_profiles p WHERE p.id = ${v.profileId})`
+        const jobIds = v.jobIds.length === 0
+          ? []
+          : (yield* sql<{ id: string }>`DELETE FROM pi_jobs WHERE profile_id = ${v.profileId}
+            AND ${sql.in("id", v.jobIds)} AND ${gone} RETURNING id`).map((r) => r.id)
+        const aggregate = v.aggregate
+          ? (yield* sql`DELETE FROM pi_profile_insights WHERE profile_id = ${v.profileId}
+            AND ${gone} RETURNING profile_id`).length > 0
+          : false
+        if (jobIds.length === 0 && !aggregate) return null
+        yield* audit(run, {
+          violation: v._tag,
+          action: "deleted-profile-rows",
+          profileId: v.profileId,
+          jobId: null,
+          postIds: [],
+          reason: Validator.describe(v),
+          detail: { jobIds, aggregate }
+        }, now)
+        return { jobIds, aggregate }
+      })
+    ).pipe(
+      Effect.map((deleted) =>
+        record(
+          [v],
+          "deleted-profile-rows",
+          deleted !== null,
+          deleted === null
+            ? "already deleted, or the profile is back"
+            : `deleted ${deleted.jobIds.length} job(s)` +
+              `${deleted.aggregate ? " and the aggregate" : ""} of a missing profile`
+        )
+      )
+    )
+
   type JobViolation =
     | Validator.SucceededJobIncomplete
     | Validator.MissingAggregate
     | Validator.StaleAggregate
     | Validator.StaleAnalyses
+    | Validator.UndecodableRow
 
   /**
    * One job for every violation of a profile that needs one: a refresh
@@ -346,12 +552,21 @@ export const make = Effect.gen(function* () {
   const submitJob = (run: Run, violations: ReadonlyArray<JobViolation>) =>
     Effect.gen(function* () {
       const first = violations[0]!
-      const kind: JobKind = violations.some((v) => v.repair === "RefreshProfile")
+      const kind: JobKind = violations.some((v) =>
+          v.repair === "RefreshProfile" || v.repair === "DeleteAnalysis"
+        )
         ? "refresh"
         : "reaggregate"
       const postIds = violations.flatMap((v) =>
-        v._tag === "SucceededJobIncomplete" || v._tag === "StaleAnalyses" ? v.postIds : []
+        v._tag === "SucceededJobIncomplete" || v._tag === "StaleAnalyses"
+          ? v.postIds
+          : v._tag === "UndecodableRow" && v.table === "pi_post_analyses"
+          ? [v.rowId]
+          : []
       )
+      if (first.owner === null) {
+        return record(violations, "submitted-job", false, "the profile no longer exists")
+      }
       const submitted = yield* jobs.submit({
         owner: first.owner,
         profileId: first.profileId,
@@ -390,30 +605,76 @@ export const make = Effect.gen(function* () {
         })
     })
 
-  /** Repairs the violations of one profile that are confirmed still there. */
-  const repairProfile = (run: Run, violations: ReadonlyArray<Validator.Violation>) =>
+  /** A repair that failed is recorded as failed; the sweep goes on. */
+  const guarded = (
+    violations: ReadonlyArray<Validator.Violation>,
+    effect: Effect.Effect<RepairRecord | ReadonlyArray<RepairRecord>, StoreError>
+  ) =>
+    effect.pipe(
+      Effect.map((r): ReadonlyArray<RepairRecord> => (Array.isArray(r) ? r : [r as RepairRecord])),
+      Effect.catchAllCause((cause) =>
+        Effect.logWarning("repair failed", cause).pipe(
+          Effect.annotateLogs({ profileId: violations[0]!.profileId }),
+          Effect.as([
+            record(
+              violations,
+              actionFor(violations[0]!),
+              "failed",
+              Cause.pretty(cause).split("\n")[0]!.slice(0, 500)
+            )
+          ])
+        )
+      )
+    )
+
+  /**
+   * Repairs the violations of one profile that are confirmed still there.
+   * `holdJobs`: why no job may be submitted for the profile, if so.
+   */
+  const repairProfile = (
+    run: Run,
+    violations: ReadonlyArray<Validator.Violation>,
+    holdJobs: string | null
+  ) =>
     Effect.gen(function* () {
       const records: Array<RepairRecord> = []
       const needJob: Array<JobViolation> = []
       for (const v of violations) {
         switch (v._tag) {
           case "DuplicateActiveJobs":
-            records.push(...(yield* cancelDuplicates(run, v)))
+            records.push(...(yield* guarded([v], cancelDuplicates(run, v))))
             break
           case "ExpiredLease":
-            records.push(yield* releaseLease(run, v))
+            records.push(...(yield* guarded([v], releaseLease(run, v))))
             break
           case "OrphanAnalyses":
-            records.push(...(yield* deleteOrphans(run, v)))
+            records.push(...(yield* guarded([v], deleteOrphans(run, v))))
             break
           case "ProgressMismatch":
-            records.push(yield* recountProgress(run, v))
+            records.push(...(yield* guarded([v], recountProgress(run, v))))
+            break
+          case "RowsOfMissingProfile":
+            records.push(...(yield* guarded([v], deleteProfileRows(run, v))))
+            break
+          case "UndecodableRow":
+            if (v.table === "pi_jobs") {
+              records.push(...(yield* guarded([v], repairJob(run, v))))
+              break
+            }
+            records.push(...(yield* guarded([v], deleteUndecodable(run, v))))
+            needJob.push(v)
             break
           default:
             needJob.push(v)
         }
       }
-      if (needJob.length > 0) records.push(yield* submitJob(run, needJob))
+      if (needJob.length > 0) {
+        records.push(
+          ...(holdJobs === null
+            ? yield* guarded(needJob, submitJob(run, needJob))
+            : [record(needJob, "submitted-job", false, holdJobs)])
+        )
+      }
       return records
     })
 
@@ -435,9 +696,17 @@ export const make = Effect.gen(function* () {
           found.push(...page.violations)
           const wanted = page.violations.filter((v) => kinds.has(v._tag))
           for (const [profileId, seen] of Object.entries(Arr.groupBy(wanted, (v) => v.profileId))) {
-            const now = new Map(
-              (yield* validator.validateProfile(profileId)).map((v) => [Validator.keyOf(v), v])
-            )
+            const recheck = yield* Effect.either(validator.validateProfile(profileId))
+            if (Either.isLeft(recheck)) {
+              yield* Effect.logWarning("repair re-check failed", recheck.left).pipe(
+                Effect.annotateLogs({ profileId })
+              )
+              for (const v of seen) {
+                actions.push(record([v], actionFor(v), "failed", recheck.left.message))
+              }
+              continue
+            }
+            const now = new Map(recheck.right.map((v) => [Validator.keyOf(v), v]))
             const confirmed = seen.flatMap((v) => {
               const current = now.get(Validator.keyOf(v))
               return current === undefined ? [] : [current]
@@ -449,7 +718,15 @@ export const make = Effect.gen(function* () {
                 )
               }
             }
-            actions.push(...(yield* repairProfile(run, confirmed)))
+            // Every job analyses what is not at the runner's version, stale
+            // posts included: none is submitted for a profile whose stale
+            // analyses are not to be repaired.
+            const stale = recheck.right.find((v) => v._tag === "StaleAnalyses")
+            const holdJobs = stale !== undefined && !kinds.has("StaleAnalyses")
+              ? `held back: a job would analyse the profile's ${stale.posts} stale post(s) ` +
+                `again, and StaleAnalyses is not among the kinds repaired`
+              : null
+            actions.push(...(yield* repairProfile(run, confirmed, holdJobs)))
           }
         })
       )
@@ -482,7 +759,14 @@ const actionFor = (v: Validator.Violation): RepairAction => {
     case "CancelDuplicates":
       return "cancelled-job"
     case "DeleteOrphans":
+    case "DeleteAnalysis":
       return "deleted-analyses"
+    case "RebuildAggregate":
+      return "deleted-aggregate"
+    case "RecountOrCancelJob":
+      return "recounted-progress"
+    case "DeleteProfileRows":
+      return "deleted-profile-rows"
   }
 }
 
@@ -496,7 +780,30 @@ export const layer: Layer.Layer<
   SqlClient.SqlClient | Validator.Validator | JobStore
 > = Layer.effect(Repairer, make)
 
+/**
+ * The kinds a scheduled sweep repairs unless told otherwise: every kind but
+ * StaleAnalyses. Stale is relative to the sweeping process's analyzer, and
+ * repairing it starts analysis work (possibly paid), so a sweep only
+ * reports it; `repair()` on demand, or a schedule whose `kinds` include it,
+ * refreshes stale profiles.
+ */
+export const scheduledKinds: ReadonlyArray<Validator.ViolationKind> = Validator.violationKinds
+  .filter((k) => k !== "StaleAnalyses")
+
 export interface ScheduleOptions extends RepairOptions {
+  /**
+   * Kinds of violation each sweep repairs; the others are reported only.
+   * Default `scheduledKinds`: every kind but StaleAnalyses, so a sweep
+   * never starts analysis of stale posts (nor submits any job for a
+   * profile that has some). Opt in with
+   * `kinds: Validator.violationKinds`.
+   */
+  readonly kinds?: ReadonlyArray<Validator.ViolationKind> | undefined
+  /**
+   * Whether each sweep decodes every analysis document (see
+   * ValidateOptions). Default false for a sweep: it is the costly part.
+   */
+  readonly documents?: boolean | undefined
   /** Whether the scheduled sweep runs. Default true. */
   readonly enabled?: boolean | undefined
   /**
@@ -516,7 +823,11 @@ export const runSchedule = (
   Effect.gen(function* () {
     const repairer = yield* Repairer
     const interval = Duration.decode(options.interval ?? "1 minute")
-    const sweep = repairer.repair(options).pipe(
+    const sweep = repairer.repair({
+      ...options,
+      kinds: options.kinds ?? scheduledKinds,
+      documents: options.documents ?? false
+    }).pipe(
       Effect.tap((report) =>
         report.changed > 0
           ? Effect.logInfo("repair sweep changed the database").pipe(

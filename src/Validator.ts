@@ -22,9 +22,27 @@
  *   job's finished_at).
  */
 import { SqlClient } from "@effect/sql"
-import { Array as Arr, Clock, Context, Effect, Layer, Option, Order, Schema, Stream } from "effect"
+import {
+  Array as Arr,
+  Clock,
+  Context,
+  Effect,
+  Either,
+  Layer,
+  Option,
+  Order,
+  ParseResult,
+  Schema,
+  Stream
+} from "effect"
 import { Analyzer } from "./Analyzer.js"
-import { JobKind } from "./Domain.js"
+import {
+  AnalysisFailure,
+  AnalysisResult,
+  JobKind,
+  JobStatus,
+  ProfileInsights
+} from "./Domain.js"
 import type { StoreError } from "./Errors.js"
 import { orStoreError } from "./store/StoreError.js"
 
@@ -38,7 +56,11 @@ export const RepairKind = Schema.Literal(
   "RecountProgress",
   "ReleaseLease",
   "CancelDuplicates",
-  "DeleteOrphans"
+  "DeleteOrphans",
+  "DeleteAnalysis",
+  "RebuildAggregate",
+  "RecountOrCancelJob",
+  "DeleteProfileRows"
 )
 export type RepairKind = typeof RepairKind.Type
 
@@ -180,6 +202,51 @@ export class StaleAnalyses extends Schema.TaggedClass<StaleAnalyses>()(
   }
 ) {}
 
+/** The tables whose rows the validator decodes. */
+export const RowTable = Schema.Literal("pi_jobs", "pi_post_analyses", "pi_profile_insights")
+export type RowTable = typeof RowTable.Type
+
+/**
+ * A row that does not decode: a job whose status, kind or counters are
+ * impossible (`rowId`: the job id), an analysis whose result or failure
+ * document is missing or malformed (`rowId`: the post id, with
+ * `analyzerVersion`), an aggregate whose body is not ProfileInsights
+ * (`rowId`: the profile id). Every reader of such a row fails, so it is
+ * reported on its own and left out of the other checks. Repair by table:
+ * `DeleteAnalysis` (and a "refresh" job analyses the post again),
+ * `RebuildAggregate` (delete it; a "reaggregate" job computes it again),
+ * `RecountOrCancelJob` (counters recounted from the stored analyses when
+ * only they are wrong, else the job is cancelled with the reason).
+ */
+export class UndecodableRow extends Schema.TaggedClass<UndecodableRow>()(
+  "UndecodableRow",
+  {
+    table: RowTable,
+    profileId: Schema.String,
+    /** null when the profile no longer exists. */
+    owner: Schema.NullOr(Schema.String),
+    rowId: Schema.String,
+    analyzerVersion: Schema.NullOr(Schema.String),
+    /** What did not decode, as the schema says it. */
+    error: Schema.String,
+    repair: Schema.Literal("DeleteAnalysis", "RebuildAggregate", "RecountOrCancelJob")
+  }
+) {}
+
+/**
+ * Jobs or an aggregate of a profile that no longer exists (its row was
+ * deleted by hand). Repair: delete them.
+ */
+export class RowsOfMissingProfile extends Schema.TaggedClass<RowsOfMissingProfile>()(
+  "RowsOfMissingProfile",
+  {
+    profileId: Schema.String,
+    jobIds: Schema.Array(Schema.String),
+    aggregate: Schema.Boolean,
+    repair: repairIs("DeleteProfileRows")
+  }
+) {}
+
 export const Violation = Schema.Union(
   SucceededJobIncomplete,
   MissingAggregate,
@@ -188,7 +255,9 @@ export const Violation = Schema.Union(
   ExpiredLease,
   DuplicateActiveJobs,
   OrphanAnalyses,
-  StaleAnalyses
+  StaleAnalyses,
+  UndecodableRow,
+  RowsOfMissingProfile
 )
 export type Violation = typeof Violation.Type
 
@@ -200,7 +269,9 @@ export const ViolationKind = Schema.Literal(
   "ExpiredLease",
   "DuplicateActiveJobs",
   "OrphanAnalyses",
-  "StaleAnalyses"
+  "StaleAnalyses",
+  "UndecodableRow",
+  "RowsOfMissingProfile"
 )
 export type ViolationKind = typeof ViolationKind.Type
 
@@ -239,6 +310,14 @@ export const idsOf = (v: Violation): InvolvedIds => {
       return { profileId: v.profileId, jobIds: [], postIds: v.analyses.map((a) => a.postId) }
     case "StaleAnalyses":
       return { profileId: v.profileId, jobIds: [], postIds: v.postIds }
+    case "UndecodableRow":
+      return {
+        profileId: v.profileId,
+        jobIds: v.table === "pi_jobs" ? [v.rowId] : [],
+        postIds: v.table === "pi_post_analyses" ? [v.rowId] : []
+      }
+    case "RowsOfMissingProfile":
+      return { profileId: v.profileId, jobIds: v.jobIds, postIds: [] }
   }
 }
 
@@ -269,6 +348,13 @@ export const describe = (v: Violation): string => {
       return `${v.analyses.length} analysis(es) of posts that no longer exist`
     case "StaleAnalyses":
       return `${v.posts} post(s) analysed only at versions other than ${v.currentVersion}`
+    case "UndecodableRow":
+      return `${v.table} row ${v.rowId}` +
+        `${v.analyzerVersion === null ? "" : ` at ${v.analyzerVersion}`} does not decode: ` +
+        v.error
+    case "RowsOfMissingProfile":
+      return `the profile no longer exists but ${v.jobIds.length} job(s)` +
+        `${v.aggregate ? " and its aggregate" : ""} remain`
   }
 }
 
@@ -290,7 +376,10 @@ export const keyOf = (v: Violation): string => {
     case "StaleAggregate":
     case "OrphanAnalyses":
     case "StaleAnalyses":
+    case "RowsOfMissingProfile":
       return `${v._tag}:${v.profileId}`
+    case "UndecodableRow":
+      return `${v._tag}:${v.table}:${v.profileId}:${v.rowId}:${v.analyzerVersion ?? ""}`
   }
 }
 
@@ -325,6 +414,14 @@ export class ValidationReport extends Schema.Class<ValidationReport>("Validation
 export interface ValidateOptions {
   /** Profiles read per page, each page in one short snapshot. Default 100. */
   readonly pageSize?: number | undefined
+  /**
+   * Decode every analysis's result or failure document, reporting those
+   * that do not decode as UndecodableRow. Default true; it costs some
+   * twenty times the other checks (on SQLite, time the process's event
+   * loop is held), so the scheduled sweep passes false unless its options
+   * say otherwise. validateProfile always reads them.
+   */
+  readonly documents?: boolean | undefined
 }
 
 /** The violations of one page of profiles. */
@@ -361,27 +458,50 @@ const Integer = Schema.Union(Schema.Number, Schema.NumberFromString)
 const NullableInteger = Schema.NullOr(Integer)
 
 const ProfileRow = Schema.Struct({ id: Schema.String, owner: Schema.String })
-const JobRow = Schema.Struct({
+const Counter = Integer.pipe(Schema.int(), Schema.nonNegative())
+
+/** A job as its readers need it: every field a possible value. */
+export const JobRow = Schema.Struct({
   id: Schema.String,
   kind: JobKind,
   profile_id: Schema.String,
-  status: Schema.Literal("queued", "running", "succeeded"),
-  done: Integer,
-  failed: Integer,
-  total: Integer,
-  epoch: Integer,
+  status: JobStatus,
+  done: Counter,
+  failed: Counter,
+  total: Counter,
+  epoch: Counter,
   lease_holder: Schema.NullOr(Schema.String),
   lease_expires_at: NullableInteger,
   created_at: Integer,
   finished_at: NullableInteger
-})
-const AggregateRow = Schema.Struct({
+}).pipe(
+  Schema.filter((j) =>
+    j.done + j.failed <= j.total ||
+    `done + failed (${j.done} + ${j.failed}) exceeds total (${j.total})`
+  )
+)
+/** Any job row, to name it when it does not decode. */
+const RawJobRow = Schema.Struct({ id: Schema.String, profile_id: Schema.String })
+export const AggregateRow = Schema.Struct({
   profile_id: Schema.String,
   analyzer_version: Schema.String,
   job_id: Schema.NullOr(Schema.String),
-  watermark_count: Integer,
-  watermark_at: NullableInteger
+  watermark_count: Counter,
+  watermark_at: NullableInteger,
+  body: Schema.parseJson(ProfileInsights)
 })
+const RawAggregateRow = Schema.Struct({ profile_id: Schema.String })
+/** An analysis as the aggregate reads it: its result or failure decoded. */
+export const AnalysisRow = Schema.Union(
+  Schema.Struct({ status: Schema.Literal("analysed"), result: Schema.parseJson(AnalysisResult) }),
+  Schema.Struct({ status: Schema.Literal("failed"), failure: Schema.parseJson(AnalysisFailure) })
+)
+const RawAnalysisRow = Schema.Struct({
+  profile_id: Schema.String,
+  post_id: Schema.String,
+  analyzer_version: Schema.String
+})
+const MissingProfileJobRow = Schema.Struct({ id: Schema.String, profile_id: Schema.String })
 const PostStatsRow = Schema.Struct({
   profile_id: Schema.String,
   posts: Integer,
@@ -416,8 +536,58 @@ const byProfileThenPost = Order.combine(
 )
 
 type JobFacts = typeof JobRow.Type
-type AggregateFacts = typeof AggregateRow.Type
+type AggregateFacts = Omit<typeof AggregateRow.Type, "body">
 type AnalysisStats = typeof AnalysisStatsRow.Type
+
+interface Undecodable {
+  readonly table: RowTable
+  readonly rowId: string
+  readonly analyzerVersion: string | null
+  readonly error: string
+}
+
+const repairOfTable = {
+  pi_jobs: "RecountOrCancelJob",
+  pi_post_analyses: "DeleteAnalysis",
+  pi_profile_insights: "RebuildAggregate"
+} as const satisfies Record<RowTable, UndecodableRow["repair"]>
+
+/** Longest decode error kept in a violation. */
+const MAX_ERROR_LENGTH = 1000
+
+/** Each issue as "path: message", for people and logs. */
+const errorText = (error: ParseResult.ParseError) =>
+  Arr.dedupe(
+    ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) =>
+      `${issue.path.length === 0 ? "row" : issue.path.join(".")}: ${issue.message}`
+    )
+  ).join("; ").slice(0, MAX_ERROR_LENGTH)
+
+/**
+ * Decodes each row on its own: the rows that decode, and for each one that
+ * does not, its raw form (decoded with `raw`, which every stored row
+ * satisfies) and the error.
+ */
+const decodeEach = <A, I, R>(
+  schema: Schema.Schema<A, I>,
+  raw: Schema.Schema<R, any>,
+  rows: ReadonlyArray<unknown>
+) => {
+  const decodeRow = Schema.decodeUnknownEither(schema)
+  const decodeRaw = Schema.decodeUnknownEither(raw)
+  const ok: Array<A> = []
+  const bad: Array<{ readonly row: R; readonly error: string }> = []
+  for (const row of rows) {
+    const decoded = decodeRow(row)
+    if (Either.isRight(decoded)) {
+      ok.push(decoded.right)
+      continue
+    }
+    const named = decodeRaw(row)
+    if (Either.isRight(named)) bad.push({ row: named.right, error: errorText(decoded.left) })
+  }
+  return { ok, bad }
+}
 
 /** Everything the checks know about one profile id, from one snapshot. */
 interface ProfileFacts {
@@ -426,6 +596,12 @@ interface ProfileFacts {
   owner: string | null
   readonly jobs: Array<JobFacts>
   aggregate: AggregateFacts | null
+  /** Rows that do not decode; left out of every other fact. */
+  readonly undecodable: Array<Undecodable>
+  /** Jobs of the profile, read only when the profile no longer exists. */
+  readonly jobsWithoutProfile: Array<string>
+  /** An aggregate row exists, decodable or not. */
+  aggregatePresent: boolean
   posts: number
   postsUpdatedAt: number | null
   readonly analyses: Array<AnalysisStats>
@@ -471,6 +647,29 @@ const check = (
 ): Array<Violation> => {
   const violations: Array<Violation> = []
   const profileId = facts.profileId
+  const owner = facts.owner
+  if (owner === null) {
+    // A profile that no longer exists: every row of it goes, decodable or not.
+    if (facts.orphans.length > 0) {
+      violations.push(new OrphanAnalyses({ profileId, analyses: facts.orphans }))
+    }
+    if (facts.jobsWithoutProfile.length > 0 || facts.aggregatePresent) {
+      violations.push(new RowsOfMissingProfile({
+        profileId,
+        jobIds: facts.jobsWithoutProfile,
+        aggregate: facts.aggregatePresent
+      }))
+    }
+    return violations
+  }
+  for (const row of facts.undecodable) {
+    violations.push(new UndecodableRow({
+      ...row,
+      profileId,
+      owner,
+      repair: repairOfTable[row.table]
+    }))
+  }
   const active = facts.jobs.filter(isActive)
 
   const cancelled = new Set<string>()
@@ -499,10 +698,8 @@ const check = (
   if (facts.orphans.length > 0) {
     violations.push(new OrphanAnalyses({ profileId, analyses: facts.orphans }))
   }
-  // Work in progress, or a profile that no longer exists: nothing more to
-  // expect of its analyses and aggregate.
-  const owner = facts.owner
-  if (owner === null || active.length > 0) return violations
+  // Work in progress: nothing more to expect of its analyses and aggregate.
+  if (active.length > 0) return violations
 
   const succeeded = facts.jobs.find((j) => j.status === "succeeded")
   const aggregate = facts.aggregate
@@ -520,7 +717,7 @@ const check = (
         postIds: missing.slice(0, MAX_LISTED_POSTS).map((p) => p.postId)
       }))
     }
-    if (aggregate === null) {
+    if (aggregate === null && !facts.aggregatePresent) {
       aggregateOk = false
       violations.push(new MissingAggregate({ profileId, owner, jobId: succeeded.id }))
     }
@@ -644,21 +841,61 @@ export const makeWithVersion = (version: string) =>
             WHERE ${within("id", scope)} ORDER BY id LIMIT ${pageSize}`
 
     /** Every fact of the profile ids in `scope`, read in the current transaction. */
-    const readFacts = (scope: Scope) =>
+    const readFacts = (scope: Scope, documents: boolean) =>
       Effect.gen(function* () {
-        const jobs = yield* sql`SELECT id, kind, profile_id, status, done, failed,
+        // Every row read is decoded on its own: a row that does not decode
+        // is reported, never a failure of the page.
+        const activeOrLatest = yield* sql`SELECT id, kind, profile_id, status, done, failed,
           total, epoch, lease_holder, lease_expires_at, created_at, finished_at
           FROM pi_jobs j WHERE ${within("j.profile_id", scope)}
           AND (j.status IN ('queued', 'running') OR (j.status = 'succeeded'
             AND NOT EXISTS (SELECT 1 FROM pi_jobs k
               WHERE k.profile_id = j.profile_id AND k.status = 'succeeded'
               AND (k.finished_at > j.finished_at
-                OR (k.finished_at = j.finished_at AND k.id > j.id)))))`.pipe(
-          Effect.flatMap(decode(JobRow))
+                OR (k.finished_at = j.finished_at AND k.id > j.id)))))`
+        // Jobs no reader can decode, whatever their status: only these rows.
+        const suspect = yield* sql`SELECT id, kind, profile_id, status, done, failed,
+          total, epoch, lease_holder, lease_expires_at, created_at, finished_at
+          FROM pi_jobs WHERE ${within("profile_id", scope)}
+          AND (status NOT IN ${sql.in(JobStatus.literals)}
+            OR kind NOT IN ${sql.in(JobKind.literals)}
+            OR done < 0 OR failed < 0 OR total < 0 OR epoch < 0
+            OR done + failed > total)`
+        const jobs = decodeEach(JobRow, RawJobRow, activeOrLatest)
+        const seen = new Set(jobs.bad.map((b) => b.row.id))
+        const badJobs = [
+          ...jobs.bad,
+          ...decodeEach(JobRow, RawJobRow, suspect).bad.filter((b) => !seen.has(b.row.id))
+        ]
+        const missingProfileJobs = yield* sql`SELECT j.id, j.profile_id FROM pi_jobs j
+          WHERE ${within("j.profile_id", scope)}
+          AND NOT EXISTS (SELECT 1 FROM pi_profiles p WHERE p.id = j.profile_id)
+          ORDER BY j.id`.pipe(Effect.flatMap(decode(MissingProfileJobRow)))
+        const aggregates = decodeEach(
+          AggregateRow,
+          RawAggregateRow,
+          yield* sql`SELECT profile_id, analyzer_version, job_id, watermark_count,
+            watermark_at, body FROM pi_profile_insights
+            WHERE ${within("profile_id", scope)}`
         )
-        const aggregates = yield* sql`SELECT profile_id, analyzer_version, job_id,
-          watermark_count, watermark_at FROM pi_profile_insights
-          WHERE ${within("profile_id", scope)}`.pipe(Effect.flatMap(decode(AggregateRow)))
+        const aggregatesPresent = [
+          ...aggregates.ok.map((a) => a.profile_id),
+          ...aggregates.bad.map((b) => b.row.profile_id)
+        ]
+        // Result and failure documents of the analyses of existing posts
+        // (those of missing posts are orphans, deleted whole), unless told
+        // not to: reading every document costs some twenty times the rest
+        // of the checks, so the scheduled sweep leaves them out.
+        const badAnalyses = !documents ? [] : decodeEach(
+          AnalysisRow,
+          RawAnalysisRow,
+          yield* sql`SELECT a.profile_id, a.post_id, a.analyzer_version, a.status,
+            a.result, a.failure FROM pi_post_analyses a JOIN pi_posts p
+              ON p.id = a.post_id AND p.profile_id = a.profile_id
+              AND ${within("p.profile_id", scope)}
+            WHERE ${within("a.profile_id", scope)}
+            ORDER BY a.profile_id, a.post_id, a.analyzer_version`
+        ).bad
         const posts = yield* sql`SELECT profile_id, COUNT(*) AS posts,
           MAX(updated_at) AS updated_at FROM pi_posts
           WHERE ${within("profile_id", scope)} GROUP BY profile_id`.pipe(
@@ -718,7 +955,41 @@ export const makeWithVersion = (version: string) =>
             Effect.flatMap(decode(UncoveredRow)),
             Effect.map(Arr.sort(byProfileThenPost))
           )
-        return { jobs, aggregates, posts, analyses, orphans, uncovered }
+        const undecodable: Array<{ profileId: string; row: Undecodable }> = [
+          ...badJobs.map((b) => ({
+            profileId: b.row.profile_id,
+            row: { table: "pi_jobs" as const, rowId: b.row.id, analyzerVersion: null, error: b.error }
+          })),
+          ...aggregates.bad.map((b) => ({
+            profileId: b.row.profile_id,
+            row: {
+              table: "pi_profile_insights" as const,
+              rowId: b.row.profile_id,
+              analyzerVersion: null,
+              error: b.error
+            }
+          })),
+          ...badAnalyses.map((b) => ({
+            profileId: b.row.profile_id,
+            row: {
+              table: "pi_post_analyses" as const,
+              rowId: b.row.post_id,
+              analyzerVersion: b.row.analyzer_version,
+              error: b.error
+            }
+          }))
+        ]
+        return {
+          jobs: jobs.ok,
+          aggregates: aggregates.ok,
+          aggregatesPresent,
+          missingProfileJobs,
+          undecodable,
+          posts,
+          analyses,
+          orphans,
+          uncovered
+        }
       })
 
     const collect = (
@@ -734,6 +1005,9 @@ export const makeWithVersion = (version: string) =>
             owner: null,
             jobs: [],
             aggregate: null,
+            undecodable: [],
+            jobsWithoutProfile: [],
+            aggregatePresent: false,
             posts: 0,
             postsUpdatedAt: null,
             analyses: [],
@@ -747,6 +1021,9 @@ export const makeWithVersion = (version: string) =>
       for (const p of profiles) of(p.id).owner = p.owner
       for (const j of read.jobs) of(j.profile_id).jobs.push(j)
       for (const a of read.aggregates) of(a.profile_id).aggregate = a
+      for (const id of read.aggregatesPresent) of(id).aggregatePresent = true
+      for (const u of read.undecodable) of(u.profileId).undecodable.push(u.row)
+      for (const j of read.missingProfileJobs) of(j.profile_id).jobsWithoutProfile.push(j.id)
       for (const p of read.posts) {
         const facts = of(p.profile_id)
         facts.posts = p.posts
@@ -772,7 +1049,7 @@ export const makeWithVersion = (version: string) =>
       facts.flatMap((f) => check(f, now, version))
 
     /** One page after `cursor`: its violations and the next cursor, if any. */
-    const page = (cursor: string | null, pageSize: number) =>
+    const page = (cursor: string | null, pageSize: number, documents: boolean) =>
       Effect.gen(function* () {
         // Taken before the snapshot: a lease that looks expired in it had
         // expired before anything was read.
@@ -786,7 +1063,7 @@ export const makeWithVersion = (version: string) =>
             // The last page reaches to the end of the id space, so jobs and
             // analyses of deleted profiles past the last profile are read.
             const last = profiles.length < pageSize ? null : profiles[profiles.length - 1]!.id
-            const read = yield* readFacts({ _tag: "Range", after: cursor, upTo: last })
+            const read = yield* readFacts({ _tag: "Range", after: cursor, upTo: last }, documents)
             return {
               profiles: profiles.length,
               violations: checkAll(collect(profiles, read), now),
@@ -799,7 +1076,7 @@ export const makeWithVersion = (version: string) =>
     const pages: ValidatorShape["pages"] = (opts) => {
       const pageSize = Math.max(1, Math.floor(opts?.pageSize ?? DEFAULT_PAGE_SIZE))
       return Stream.paginateEffect(null as string | null, (cursor) =>
-        page(cursor, pageSize).pipe(
+        page(cursor, pageSize, opts?.documents ?? true).pipe(
           Effect.zipLeft(breathe),
           Effect.map((p) => [
             { profiles: p.profiles, violations: p.violations } satisfies Page,
@@ -841,7 +1118,7 @@ export const makeWithVersion = (version: string) =>
             const profiles = yield* readProfiles(scope, 1).pipe(
               Effect.flatMap(decode(ProfileRow))
             )
-            const read = yield* readFacts(scope)
+            const read = yield* readFacts(scope, true)
             return checkAll(collect(profiles, read), now)
           })
         )

@@ -19,6 +19,8 @@ import {
   OWNER,
   pumpUntil,
   runnerLayer,
+  scalar,
+  seedHealthy,
   seedProfile,
   stateOf,
   VERSION
@@ -153,5 +155,55 @@ describe.each(storages.filter((s) => s.available))("the scheduled sweep on $name
           runnerLayer(database, scripted.layer, { enabled: false })
         )
       )
+    }))
+
+  /** A profile analysed and aggregated at another analyzer version. */
+  const analysedElsewhere = Effect.gen(function* () {
+    const scripted = yield* ScriptedAnalyzer.make(VERSION)
+    const database = (yield* storage.fresh)()
+    const seeded = yield* seedHealthy("other-analyzer", "scripted-0").pipe(
+      Effect.provide(hostLayer(database, scripted.layer))
+    )
+    return { profileId: seeded.profile.id, scripted, database }
+  })
+
+  const jobCount = scalar((sql) => sql`SELECT COUNT(*) AS n FROM pi_jobs`)
+
+  it.effect("stale analyses: the default sweep reports them and queues no job", () =>
+    Effect.gen(function* () {
+      const { profileId, scripted, database } = yield* analysedElsewhere
+      yield* Effect.gen(function* () {
+        yield* pumpUntil("5 minutes of sweeps", Clock.currentTimeMillis, (t) => t >= 300_000, {
+          step: "10 seconds"
+        })
+        expect(yield* jobCount).toBe(1)
+        expect(yield* auditRows).toEqual([])
+        expect(yield* stateOf(profileId)).toMatchObject({ active: 0, aggregateVersion: "scripted-0" })
+      }).pipe(Effect.provide(runnerLayer(database, scripted.layer, { interval: "1 minute" })))
+      expect(yield* scripted.calls).toEqual([])
+      const report = yield* Effect.flatMap(Validator.Validator, (v) => v.validate()).pipe(
+        Effect.provide(hostLayer(database, scripted.layer))
+      )
+      expect(report.violations.map((v) => v._tag)).toEqual(["StaleAnalyses"])
+    }))
+
+  it.effect("stale analyses: a sweep that opts in refreshes them", () =>
+    Effect.gen(function* () {
+      const { profileId, scripted, database } = yield* analysedElsewhere
+      yield* Effect.gen(function* () {
+        yield* pumpUntil("the sweep to refresh the profile", stateOf(profileId), (s) =>
+          finished(s) && s.aggregateVersion === VERSION)
+        expect((yield* auditRows).map((r) => [r.violation, r.action])).toEqual([
+          ["StaleAnalyses", "submitted-job"]
+        ])
+      }).pipe(
+        Effect.provide(
+          runnerLayer(database, scripted.layer, {
+            interval: "1 minute",
+            kinds: Validator.violationKinds
+          })
+        )
+      )
+      expect(yield* scripted.calls).toHaveLength(12)
     }))
 })
