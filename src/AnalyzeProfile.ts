@@ -6,6 +6,13 @@
  * Every kind of job runs this one idempotent program: an "analyze" job on a
  * fresh profile analyses everything, a "refresh" after a re-import only
  * what is new or changed, a "reaggregate" nothing but the aggregate.
+ *
+ * A post's own failures (an off-schema answer, a refusal) are recorded as
+ * its analysis. A failure of the service (timeout, rate limit, server
+ * unavailable), once the retries here are spent, is not: it ends the job's
+ * attempt with that error, keeping every checkpoint, and the runner hands
+ * the job back to run again later, or fails it after its last attempt.
+ * Failures of that kind recorded by earlier versions are analysed again.
  */
 import { Chunk, Clock, Deferred, Duration, Effect, Metric, Queue, Schedule } from "effect"
 import { aggregate } from "./Aggregate.js"
@@ -21,7 +28,11 @@ export interface AnalyzeSettings {
   readonly postConcurrency: number
   /** Longest one analyzer call may take before it counts as a timeout. */
   readonly postTimeout: Duration.DurationInput
-  /** Retries of a transient analyzer failure before the post is failed. */
+  /**
+   * Retries of a transient analyzer failure before the job's attempt ends.
+   * A failure that says how long to wait (`retryAfterMillis`) is not
+   * retried here: the attempt ends and the job runs again after that wait.
+   */
   readonly postRetries: number
   /** First delay between retries of a post; doubles each time, jittered. */
   readonly postRetryBase: Duration.DurationInput
@@ -42,7 +53,7 @@ export const analyzeProfile = (
   settings: AnalyzeSettings = defaultAnalyzeSettings
 ): Effect.Effect<
   void,
-  StoreError | LeaseLost | NotFound,
+  StoreError | LeaseLost | NotFound | AnalyzerError,
   Analyzer | ProfileStore | JobStore
 > =>
   Effect.gen(function* () {
@@ -89,7 +100,8 @@ export const analyzeProfile = (
 
     for (let round = 1; round <= MAX_ROUNDS; round++) {
       const { posts, analyses } = yield* profiles.snapshot(profile.id, analyzer.version)
-      const covered = new Set(analyses.map((a) => a.postId))
+      const kept = analyses.filter((a) => !isTransientFailure(a))
+      const covered = new Set(kept.map((a) => a.postId))
       const pending = posts.filter((p) => !covered.has(p.id))
 
       if (pending.length === 0) {
@@ -110,8 +122,8 @@ export const analyzeProfile = (
         return
       }
 
-      const failed = analyses.filter((a) => a.outcome._tag === "Failed").length
-      const progress = { total: posts.length, done: analyses.length - failed, failed }
+      const failed = kept.filter((a) => a.outcome._tag === "Failed").length
+      const progress = { total: posts.length, done: kept.length - failed, failed }
       const counted = round === 1 &&
         job.total === progress.total &&
         job.done === progress.done &&
@@ -171,10 +183,21 @@ const groupCommit = <E>(
       )
   })
 
+/** Reasons that say the service failed, not the post. */
+const transientReasons: ReadonlySet<string> = new Set(["Timeout", "RateLimited", "Unavailable"])
+
+/**
+ * A failure recorded by a version that stored the service's failures as
+ * the post's: not an analysis, so the post is analysed again.
+ */
+const isTransientFailure = (analysis: PostAnalysis) =>
+  analysis.outcome._tag === "Failed" && transientReasons.has(analysis.outcome.failure.reason)
+
 /**
  * Analyses one post: transient failures are retried with exponential
- * backoff and jitter; what still fails becomes a recorded failure, never a
- * failed job.
+ * backoff and jitter, unless they say how long to wait; a transient
+ * failure that remains fails the effect (and so ends the job's attempt);
+ * any other becomes the post's recorded failure.
  */
 const analyzePost = (post: Post, settings: AnalyzeSettings) =>
   Effect.flatMap(Analyzer, (analyzer) => {
@@ -203,10 +226,10 @@ const analyzePost = (post: Post, settings: AnalyzeSettings) =>
           Schedule.jittered
         ),
         times: settings.postRetries,
-        while: (e) => e.transient
+        while: (e) => e.transient && e.retryAfterMillis === undefined
       }),
       Effect.map((result) => ({ _tag: "Analysed" as const, result })),
-      Effect.catchAll((error) =>
+      Effect.catchIf((error) => !error.transient, (error) =>
         Effect.as(
           Effect.logWarning("post analysis failed for good", error),
           {

@@ -14,7 +14,7 @@ import { Cause, Clock, Duration, Effect, FiberSet, Layer, Metric, Option, Schedu
 import { type AnalyzeSettings, analyzeProfile, defaultAnalyzeSettings } from "./AnalyzeProfile.js"
 import type { Analyzer } from "./Analyzer.js"
 import type { Job } from "./Domain.js"
-import { LeaseLost } from "./Errors.js"
+import { AnalyzerError, LeaseLost } from "./Errors.js"
 import { JobSignal } from "./JobSignal.js"
 import { JobStore, type Lease } from "./JobStore.js"
 import * as Metrics from "./Metrics.js"
@@ -31,7 +31,11 @@ export interface RunnerOptions extends Partial<AnalyzeSettings> {
   readonly leaseDuration?: Duration.DurationInput | undefined
   /** Heartbeat period. Default: a third of the lease. */
   readonly heartbeatInterval?: Duration.DurationInput | undefined
-  /** First delay before a failed job runs again; doubles per attempt. Default 1 second. */
+  /**
+   * First delay before a failed job runs again; doubles per attempt, capped
+   * at an hour. A job whose analyzer's service failed waits at least as
+   * long as the service asked (`retryAfterMillis`). Default 1 second.
+   */
   readonly retryBase?: Duration.DurationInput | undefined
 }
 
@@ -117,7 +121,13 @@ const runJob = (job: Job, settings: Settings) =>
       yield* Effect.logWarning("lease lost; stopped working on the job")
       return
     }
-    const reason = error === null ? Cause.pretty(cause) : describe(error)
+    const analyzer = error instanceof AnalyzerError ? error : null
+    const reason = error === null
+      ? Cause.pretty(cause)
+      : analyzer !== null
+      ? `the analyzer's service failed on attempt ${job.attempt} of ` +
+        `${job.maxAttempts}: ${analyzer.message}`
+      : describe(error)
     const permanent = error !== null && error._tag === "NotFound"
     if (permanent || job.attempt >= job.maxAttempts) {
       yield* jobs.fail(lease, reason)
@@ -126,7 +136,12 @@ const runJob = (job: Job, settings: Settings) =>
       return
     }
     const now = yield* Clock.currentTimeMillis
-    const runAfter = new Date(now + backoff(settings.retryBase, job.attempt))
+    // Not before the analyzer's service said it would take calls again.
+    const wait = Math.max(
+      backoff(settings.retryBase, job.attempt),
+      analyzer?.retryAfterMillis ?? 0
+    )
+    const runAfter = new Date(now + wait)
     yield* jobs.retry(lease, reason, runAfter)
     yield* Metric.increment(Metrics.jobsRetried)
     yield* Effect.logWarning("job will be retried", reason).pipe(

@@ -83,7 +83,9 @@ export interface JobStoreShape {
   /**
    * Stores several posts' analyses and advances the counters, in one
    * transaction: a group commit of analyses that finished together. An
-   * analysis already stored is left as it is and not counted again.
+   * analysis already stored is left as it is and not counted again, but
+   * for a failure of the service stored by earlier versions, which is
+   * replaced and counted (AnalyzeProfile counts only the failures it keeps).
    */
   readonly checkpointMany: (
     lease: Lease,
@@ -327,8 +329,20 @@ export const make = Effect.gen(function* () {
     Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const rows = yield* Effect.forEach(analyses, (a) => analysisRow(lease, profileId, a))
+      // A stored failure of the service (Timeout, RateLimited, Unavailable),
+      // left by versions that recorded those as the post's, is replaced;
+      // anything else stored stays as it is.
       const inserted = yield* sql<{ status: string }>`INSERT INTO pi_post_analyses
-        ${sql.insert(rows)} ON CONFLICT DO NOTHING RETURNING status`
+        ${sql.insert(rows)} ON CONFLICT (post_id, analyzer_version) DO UPDATE SET
+        analyzer_id = excluded.analyzer_id, profile_id = excluded.profile_id,
+        job_id = excluded.job_id, status = excluded.status,
+        result = excluded.result, failure = excluded.failure,
+        analyzed_at = excluded.analyzed_at
+        WHERE pi_post_analyses.status = 'failed' AND (
+          pi_post_analyses.failure LIKE ${"%\"reason\":\"Timeout\"%"}
+          OR pi_post_analyses.failure LIKE ${"%\"reason\":\"RateLimited\"%"}
+          OR pi_post_analyses.failure LIKE ${"%\"reason\":\"Unavailable\"%"})
+        RETURNING status`
       const done = inserted.filter((r) => r.status === "analysed").length
       const failed = inserted.length - done
       const fenced = yield* sql`UPDATE pi_jobs SET done = done + ${done},

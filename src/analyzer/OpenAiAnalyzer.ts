@@ -16,7 +16,9 @@
  * requests and tokens per minute. All three belong to the layer, so every
  * job of a process that uses it shares them. 429 and 5xx answers, dropped
  * connections and timeouts are retried with exponential backoff that waits
- * at least as long as Retry-After asks.
+ * at least as long as Retry-After asks. A Retry-After beyond maxRetryAfter,
+ * or an open circuit, ends the call at once with the wait in
+ * `retryAfterMillis`: a job then hands itself back rather than wait.
  *
  * Built on @effect/platform's HttpClient rather than @effect/ai with
  * @effect/ai-openai (0.37 / 0.41, the releases for effect 3.22):
@@ -31,7 +33,8 @@ import { HttpClient } from "@effect/platform"
 import {
   Cause,
   Config,
-  type ConfigError,
+  ConfigError,
+  Data,
   Duration,
   Effect,
   Either,
@@ -70,7 +73,7 @@ export interface Options {
   readonly model: string
   /** Sent as a bearer token; none for local servers that need none. */
   readonly apiKey?: Redacted.Redacted | undefined
-  /** Longest one request may take, answer read included. Default 30 seconds. */
+  /** Longest one request may take, answer read included; above zero. Default 30 seconds. */
   readonly timeout?: Duration.DurationInput | undefined
   /** Requests in flight at once, over all jobs. Default 4. */
   readonly concurrency?: number | undefined
@@ -124,6 +127,28 @@ const nonNegative = (name: string, fallback: number) =>
     Config.validate({ message: "expected a number of 0 or more", validation: (n) => n >= 0 }),
     Config.withDefault(fallback)
   )
+/**
+ * A duration such as "30 seconds" or "500 millis". Effect's own reading
+ * takes "-5 seconds" as zero and refuses "0" without saying why; this one
+ * names what it wants, and refuses zero where zero cannot work.
+ */
+const duration = (name: string, fallback: Duration.Duration, allowZero: boolean) =>
+  Config.string(name).pipe(
+    Config.mapOrFail((text) => {
+      const wanted = `expected a duration ${
+        allowZero ? "of 0 or more" : "above zero"
+      } with its unit, such as "30 seconds" or "500 millis"`
+      const trimmed = text.trim()
+      const parsed = trimmed.startsWith("-") ? Option.none() : Duration.decodeUnknown(trimmed)
+      return Option.isSome(parsed) && (allowZero || Duration.toMillis(parsed.value) > 0)
+        ? Either.right(parsed.value)
+        : Either.left(
+          ConfigError.InvalidData([], `${wanted}; got ${JSON.stringify(text)}`)
+        )
+    }),
+    Config.withDefault(fallback)
+  )
+
 /** A per-minute limit where 0 means none. */
 const perMinute = (name: string, fallback: number) =>
   Config.map(nonNegativeInt(name, fallback), (n) => (n === 0 ? Infinity : n))
@@ -141,23 +166,25 @@ export const config: Config.Config<Options> = Config.all({
     Config.withDefault("https://api.openai.com/v1")
   ),
   model: Config.string("PROFILE_INSIGHTS_OPENAI_MODEL").pipe(
+    Config.validate({
+      message: "expected the model name the server knows, such as gpt-4o-mini; got an empty one",
+      validation: (model) => model.trim() !== ""
+    }),
     Config.withDefault("gpt-4o-mini")
   ),
   apiKey: Config.option(Config.redacted("PROFILE_INSIGHTS_OPENAI_API_KEY")).pipe(
     Config.map(Option.getOrUndefined)
   ),
-  timeout: Config.duration("PROFILE_INSIGHTS_OPENAI_TIMEOUT").pipe(
-    Config.withDefault(Duration.seconds(30))
-  ),
+  timeout: duration("PROFILE_INSIGHTS_OPENAI_TIMEOUT", Duration.seconds(30), false),
   concurrency: positiveInt("PROFILE_INSIGHTS_OPENAI_CONCURRENCY", 4),
   requestsPerMinute: perMinute("PROFILE_INSIGHTS_OPENAI_REQUESTS_PER_MINUTE", 60),
   tokensPerMinute: perMinute("PROFILE_INSIGHTS_OPENAI_TOKENS_PER_MINUTE", 60_000),
   maxRetries: nonNegativeInt("PROFILE_INSIGHTS_OPENAI_MAX_RETRIES", 2),
-  retryBase: Config.duration("PROFILE_INSIGHTS_OPENAI_RETRY_BASE").pipe(
-    Config.withDefault(Duration.seconds(1))
-  ),
-  maxRetryAfter: Config.duration("PROFILE_INSIGHTS_OPENAI_MAX_RETRY_AFTER").pipe(
-    Config.withDefault(Duration.seconds(60))
+  retryBase: duration("PROFILE_INSIGHTS_OPENAI_RETRY_BASE", Duration.seconds(1), true),
+  maxRetryAfter: duration(
+    "PROFILE_INSIGHTS_OPENAI_MAX_RETRY_AFTER",
+    Duration.seconds(60),
+    true
   ),
   invalidOutputRetries: nonNegativeInt("PROFILE_INSIGHTS_OPENAI_INVALID_OUTPUT_RETRIES", 2),
   maxOutputTokens: positiveInt("PROFILE_INSIGHTS_OPENAI_MAX_OUTPUT_TOKENS", 800),
@@ -166,8 +193,10 @@ export const config: Config.Config<Options> = Config.all({
     "PROFILE_INSIGHTS_OPENAI_RESPONSE_FORMAT"
   ).pipe(Config.withDefault("json_schema" as const)),
   breakerThreshold: positiveInt("PROFILE_INSIGHTS_OPENAI_BREAKER_THRESHOLD", 5),
-  breakerCoolDown: Config.duration("PROFILE_INSIGHTS_OPENAI_BREAKER_COOL_DOWN").pipe(
-    Config.withDefault(Duration.seconds(30))
+  breakerCoolDown: duration(
+    "PROFILE_INSIGHTS_OPENAI_BREAKER_COOL_DOWN",
+    Duration.seconds(30),
+    false
   ),
   promptPricePer1k: nonNegative("PROFILE_INSIGHTS_OPENAI_PROMPT_PRICE_PER_1K", 0),
   completionPricePer1k: nonNegative("PROFILE_INSIGHTS_OPENAI_COMPLETION_PRICE_PER_1K", 0)
@@ -213,30 +242,35 @@ export const make = (
         threshold: options.breakerThreshold ?? 5,
         coolDown: options.breakerCoolDown ?? Duration.seconds(30)
       },
-      (millisLeft) =>
-        new AnalyzerError({
-          reason: "Unavailable",
-          detail: `requests paused after consecutive failures; they resume in ${millisLeft} ms`,
-          retryAfterMillis: millisLeft
-        })
+      (millisLeft) => new CircuitOpen({ millisLeft })
     )
     const format = Prompt.responseFormat(options.responseFormat ?? "json_schema")
 
-    const retryTransient = Schedule.identity<AnalyzerError>().pipe(
+    // An open circuit is not waited out here: the refusal ends the call at
+    // once, and the job hands itself back until the cool-down is over.
+    const retryTransient = Schedule.identity<AnalyzerError | CircuitOpen>().pipe(
       Schedule.zipLeft(
         Schedule.exponential(options.retryBase ?? Duration.seconds(1)).pipe(Schedule.jittered)
       ),
       Schedule.zipLeft(Schedule.recurs(maxRetries)),
       Schedule.modifyDelay((error, delay) =>
-        Duration.max(delay, Duration.millis(error.retryAfterMillis ?? 0))
+        Duration.max(delay, Duration.millis(retryAfterOf(error)))
       ),
-      Schedule.whileInput((error: AnalyzerError) =>
-        error.transient && (error.retryAfterMillis ?? 0) <= maxRetryAfter
+      Schedule.whileInput((error: AnalyzerError | CircuitOpen) =>
+        error._tag === "AnalyzerError" && error.transient &&
+        (error.retryAfterMillis ?? 0) <= maxRetryAfter
       )
     )
 
-    /** One request, retried while it fails for a transient reason. */
-    const request = (body: ChatCompletions.Request, reserve: number) =>
+    /**
+     * One request, retried while it fails for a transient reason; a
+     * Retry-After beyond maxRetryAfter, or an open circuit, ends it at once
+     * with the wait in `retryAfterMillis`.
+     */
+    const request = (
+      body: ChatCompletions.Request,
+      reserve: number
+    ): Effect.Effect<ChatCompletions.Answer, AnalyzerError> =>
       breaker.protect(
         permits.withPermits(1)(
           limiter.take(reserve).pipe(
@@ -254,7 +288,17 @@ export const make = (
         Effect.tapError((error) =>
           Effect.logDebug("request failed", error.message)
         ),
-        Effect.retry(retryTransient)
+        Effect.retry(retryTransient),
+        Effect.catchTag("CircuitOpen", (open) =>
+          Effect.fail(
+            new AnalyzerError({
+              reason: "Unavailable",
+              detail: "requests paused after consecutive failures of the server; " +
+                `they resume in ${open.millisLeft} ms`,
+              retryAfterMillis: open.millisLeft
+            })
+          )
+        )
       )
 
     const priced = (
@@ -290,8 +334,24 @@ export const make = (
         let problem = ""
 
         for (let answers = 1; answers <= 1 + invalidOutputRetries; answers++) {
-          const answer = yield* request(body, promptReserve + maxOutputTokens)
+          // A 200 that is not a chat completion is the server misbehaving:
+          // asked again like an off-schema answer.
+          const reply = yield* request(body, promptReserve + maxOutputTokens).pipe(
+            Effect.map(Either.right),
+            Effect.catchIf(
+              (error) => error.reason === "InvalidOutput",
+              (error) => Effect.succeed(Either.left(error.detail))
+            )
+          )
           requests++
+          if (Either.isLeft(reply)) {
+            problem = reply.left
+            yield* Effect.logDebug("not a chat completion", problem).pipe(
+              Effect.annotateLogs("answer", answers)
+            )
+            continue
+          }
+          const answer = reply.right
           promptTokens += Option.match(answer.usage, {
             onNone: () => guessTokens(Prompt.systemMessage + user),
             onSome: (u) => u.promptTokens
@@ -337,6 +397,14 @@ export const make = (
 
     return Analyzer.of({ id, version: versionOf(options.model), analyze })
   })
+
+/** The circuit breaker's refusal, turned into Unavailable by `request`. */
+class CircuitOpen extends Data.TaggedError("CircuitOpen")<{
+  readonly millisLeft: number
+}> {}
+
+const retryAfterOf = (error: AnalyzerError | CircuitOpen): number =>
+  error._tag === "CircuitOpen" ? error.millisLeft : error.retryAfterMillis ?? 0
 
 /**
  * What a request's outcome says about the server, for the circuit breaker:

@@ -70,4 +70,44 @@ describe("Answer", () => {
     )
     expect(Prompt.answerJsonSchema.properties.topics.items.properties.topic.enum).toContain("food")
   })
+
+  it("bounds every string and list: a runaway answer is off-schema", () => {
+    const cases: Array<Record<string, unknown>> = [
+      { language: { code: "x".repeat(380), reliable: true } },
+      { language: { code: "english please", reliable: true } },
+      { emoji: ["not an emoji"] },
+      { emoji: Array.from({ length: 51 }, () => "😀") },
+      { keywords: Array.from({ length: 5_000 }, () => "k".repeat(10_000)) },
+      { keywords: ["k".repeat(201)] },
+      { hashtags: Array.from({ length: 101 }, (_, i) => `tag${i}`) },
+      { topics: Array.from({ length: 50 }, () => ({ topic: "food", confidence: 0.5 })) },
+      { entities: [{ text: "e".repeat(201), type: "person" }] },
+      { brandSafety: [{ category: "alcohol", terms: Array.from({ length: 31 }, () => "beer") }] },
+      { rationale: "r".repeat(2_001) }
+    ]
+    for (const change of cases) {
+      const decoded = Answer.decode(JSON.stringify({ ...valid, ...change }))
+      expect(Either.isLeft(decoded), JSON.stringify(change).slice(0, 80)).toBe(true)
+    }
+  })
+
+  it("keeps a topic, emoji or category named twice once; accepts real emoji and codes", () => {
+    const result = Either.getOrThrow(Answer.decode(JSON.stringify({
+      ...valid,
+      language: { code: "pt-BR", reliable: true },
+      topics: [{ topic: "food", confidence: 0.9 }, { topic: "food", confidence: 0.2 }],
+      emoji: ["😀", "😀", "👍🏽", "🇫🇷", "1️⃣", "👨‍👩‍👧"],
+      brandSafety: [
+        { category: "alcohol", terms: ["beer"] },
+        { category: "alcohol", terms: ["wine"] }
+      ]
+    })))
+    expect(result.topics).toEqual([{ topic: "food", confidence: 0.9 }])
+    expect(result.emoji).toEqual(["😀", "👍🏽", "🇫🇷", "1️⃣", "👨‍👩‍👧"])
+    expect(result.brandSafety).toEqual([{ category: "alcohol", terms: ["beer"] }])
+    expect(Either.isRight(Answer.decode(JSON.stringify({
+      ...valid,
+      language: { code: "und", reliable: false }
+    })))).toBe(true)
+  })
 })

@@ -1,14 +1,15 @@
 /**
  * The circuit breaker inside the analyzer, against a scripted server and
  * on the TestClock: it opens after `breakerThreshold` consecutive failed
- * requests, sends nothing for the cool-down (a call meanwhile is refused
- * with the time left, and the analyzer retries after that long), lets one
- * probe through, and closes again on its own.
+ * requests, sends nothing for the cool-down (a call meanwhile fails at
+ * once as Unavailable with the time left, so a job hands itself back
+ * rather than wait), lets one probe through, and closes again on its own.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Logger, TestClock } from "effect"
+import type { AnalyzerError } from "../../src/index.js"
 import * as Fake from "../support/FakeChatServer.js"
-import { analyzerFor, drive, post, stepUntil } from "./Harness.js"
+import { analyzerFor, drive, post } from "./Harness.js"
 
 const realPause = (millis: number) =>
   Effect.promise(() => new Promise<void>((r) => setTimeout(r, millis)))
@@ -26,8 +27,13 @@ const recorder = Logger.make(({ message }) => {
   logs.push(Array.isArray(message) ? message.join(" ") : String(message))
 })
 
+const failureOf = <A>(exit: Exit.Exit<A, AnalyzerError>): AnalyzerError => {
+  if (Exit.isSuccess(exit) || exit.cause._tag !== "Fail") throw new Error(`expected a failure`)
+  return exit.cause.error
+}
+
 describe("the analyzer's circuit breaker", () => {
-  it.scoped("opens after 3 failures, pauses 10 s, probes once, closes", () =>
+  it.scoped("opens after 3 failures: refused at once with the cool-down left; one probe closes it", () =>
     Effect.gen(function* () {
       const server = yield* Fake.scoped({
         script: (request) =>
@@ -39,12 +45,19 @@ describe("the analyzer's circuit breaker", () => {
         maxRetries: 5,
         retryBase: "100 millis"
       })
-      const { exit, arrivals } = yield* drive(server, analyzer.analyze(post("good")), "100 millis")
-      expect(Exit.isSuccess(exit)).toBe(true)
-      // Three failures, then the probe only after the cool-down.
+      const { exit } = yield* drive(server, analyzer.analyze(post("good")), "100 millis")
+      // Three failures open it; the retry after them is refused, not waited out.
+      const error = failureOf(exit)
+      expect(error.reason).toBe("Unavailable")
+      expect(error.detail).toMatch(/paused after consecutive failures/)
+      expect(error.retryAfterMillis).toBeGreaterThan(9_000)
+      expect(error.retryAfterMillis).toBeLessThanOrEqual(10_000)
+      expect(server.calls()).toHaveLength(3)
+
+      yield* TestClock.adjust("10 seconds")
+      const again = yield* drive(server, analyzer.analyze(post("good")), "100 millis")
+      expect(Exit.isSuccess(again.exit)).toBe(true)
       expect(server.calls()).toHaveLength(4)
-      expect(arrivals[3]! - arrivals[2]!).toBeGreaterThanOrEqual(10_000 - 100)
-      expect(arrivals[3]! - arrivals[2]!).toBeLessThan(10_000 + 2_000)
     }))
 
   it.scoped("a failed probe opens it for another cool-down", () =>
@@ -53,21 +66,29 @@ describe("the analyzer's circuit breaker", () => {
         script: (request) =>
           request.index <= 4 ? { kind: "status", status: 502 } : Fake.valid(request)
       })
-      // Attempts: 3 failures, refused, failed probe, refused, probe.
       const analyzer = yield* analyzerFor(server, {
         breakerThreshold: 3,
         breakerCoolDown: "10 seconds",
         maxRetries: 6,
         retryBase: "100 millis"
       })
-      const { exit, arrivals } = yield* drive(server, analyzer.analyze(post("good")), "100 millis")
-      expect(Exit.isSuccess(exit)).toBe(true)
+      const first = yield* drive(server, analyzer.analyze(post("good")), "100 millis")
+      expect(failureOf(first.exit).retryAfterMillis).toBeGreaterThan(9_000)
+      expect(server.calls()).toHaveLength(3)
+
+      // The probe fails: open again, refused with a whole cool-down left.
+      yield* TestClock.adjust("10 seconds")
+      const second = yield* drive(server, analyzer.analyze(post("good")), "100 millis")
+      expect(failureOf(second.exit).retryAfterMillis).toBeGreaterThan(9_000)
+      expect(server.calls()).toHaveLength(4)
+
+      yield* TestClock.adjust("10 seconds")
+      const third = yield* drive(server, analyzer.analyze(post("good")), "100 millis")
+      expect(Exit.isSuccess(third.exit)).toBe(true)
       expect(server.calls()).toHaveLength(5)
-      expect(arrivals[3]! - arrivals[2]!).toBeGreaterThanOrEqual(10_000 - 100)
-      expect(arrivals[4]! - arrivals[3]!).toBeGreaterThanOrEqual(10_000 - 100)
     }))
 
-  it.scoped("while open, other posts wait without requests; one probe; then all proceed", () =>
+  it.scoped("while open, other posts are refused without requests; then one probe; then all proceed", () =>
     Effect.gen(function* () {
       let releaseProbe: (() => void) | undefined
       const probeHeld = new Promise<void>((r) => (releaseProbe = r))
@@ -84,33 +105,43 @@ describe("the analyzer's circuit breaker", () => {
         maxRetries: 3,
         retryBase: "100 millis"
       })
-      const first = yield* Effect.fork(analyzer.analyze(post("good", "p1")))
-      yield* stepUntil(() => server.calls().length === 2)
-      // The second 500 reaches the client and opens the circuit.
-      yield* realWaitUntil(() => logs.some((m) => m.startsWith("circuit opened")))
-      // The circuit is open: these start now but send nothing.
+      // The second 500 opens the circuit; the retry after it is refused.
+      const first = yield* drive(server, analyzer.analyze(post("good", "p1")), "100 millis")
+      expect(failureOf(first.exit).reason).toBe("Unavailable")
+      expect(logs.filter((m) => m.startsWith("circuit opened"))).toHaveLength(1)
+
+      // The circuit is open: these end at once and send nothing.
+      const refused = yield* Effect.all(
+        ["sad", "good food", "great"].map((c, i) =>
+          Effect.exit(analyzer.analyze(post(c, `p${i + 2}`)))
+        ),
+        { concurrency: "unbounded" }
+      )
+      for (const exit of refused) {
+        expect(failureOf(exit).retryAfterMillis).toBeGreaterThan(9_000)
+      }
+      expect(server.calls()).toHaveLength(2)
+
+      // After the cool-down exactly one request, the probe, goes out; the
+      // others wait for its outcome.
+      yield* TestClock.adjust("10 seconds")
       const others = yield* Effect.fork(
         Effect.all(
-          ["sad", "good food", "great"].map((c, i) => analyzer.analyze(post(c, `p${i + 2}`))),
+          ["good", "sad", "good food", "great"].map((c, i) =>
+            analyzer.analyze(post(c, `p${i + 1}`))
+          ),
           { concurrency: "unbounded" }
         )
       )
-      expect(logs.filter((m) => m.startsWith("circuit opened"))).toHaveLength(1)
-      yield* TestClock.adjust("9 seconds")
-      yield* realPause(50)
-      expect(server.calls()).toHaveLength(2)
-
-      // After the cool-down exactly one request, the probe, goes out.
-      yield* stepUntil(() => server.calls().length === 3, "100 millis")
-      yield* TestClock.adjust("5 seconds")
+      yield* realWaitUntil(() => server.calls().length === 3)
       yield* realPause(50)
       expect(server.calls()).toHaveLength(3)
 
       releaseProbe!()
-      yield* Effect.promise(() => server.awaitCalls(6))
-      const [results, firstResult] = yield* Effect.all([Fiber.join(others), Fiber.join(first)])
-      expect(results.map((r) => r.sentiment.label)).toEqual(["negative", "positive", "positive"])
-      expect(firstResult.sentiment.label).toBe("positive")
+      const results = yield* Fiber.join(others)
+      expect(results.map((r) => r.sentiment.label)).toEqual([
+        "positive", "negative", "positive", "positive"
+      ])
       expect(server.calls()).toHaveLength(6)
       expect(logs.filter((m) => m.startsWith("circuit closed"))).toHaveLength(1)
     }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, recorder))))

@@ -54,6 +54,29 @@ describe("OpenAiAnalyzer configuration", () => {
       expect(String(error)).toMatch(/PROFILE_INSIGHTS_OPENAI_CONCURRENCY/)
     }))
 
+  it.effect("refuses timeouts of zero or less and an empty model, naming the variable", () =>
+    Effect.gen(function* () {
+      const refused = (env: Record<string, string>) =>
+        Effect.map(Effect.flip(OpenAiAnalyzer.config.pipe(withEnv(env))), String)
+      for (const value of ["-5 seconds", "0", "0 seconds", "soon"]) {
+        const message = yield* refused({ PROFILE_INSIGHTS_OPENAI_TIMEOUT: value })
+        expect(message).toMatch(/PROFILE_INSIGHTS_OPENAI_TIMEOUT/)
+        expect(message).toMatch(/expected a duration above zero/)
+      }
+      for (const value of ["", "   "]) {
+        const message = yield* refused({ PROFILE_INSIGHTS_OPENAI_MODEL: value })
+        expect(message).toMatch(/PROFILE_INSIGHTS_OPENAI_MODEL/)
+        expect(message).toMatch(/empty/)
+      }
+      expect(yield* refused({ PROFILE_INSIGHTS_OPENAI_BREAKER_COOL_DOWN: "-1 seconds" }))
+        .toMatch(/PROFILE_INSIGHTS_OPENAI_BREAKER_COOL_DOWN/)
+      const ok = yield* OpenAiAnalyzer.config.pipe(
+        withEnv({ PROFILE_INSIGHTS_OPENAI_TIMEOUT: "500 millis", PROFILE_INSIGHTS_OPENAI_RETRY_BASE: "0 millis" })
+      )
+      expect(Duration.toMillis(ok.timeout!)).toBe(500)
+      expect(Duration.toMillis(ok.retryBase!)).toBe(0)
+    }))
+
   it("the version names the model and the prompt version", () => {
     expect(OpenAiAnalyzer.versionOf("gpt-4o-mini")).toBe("openai-1/gpt-4o-mini/prompt-1")
     expect(OpenAiAnalyzer.versionOf("gpt-4o")).not.toBe(OpenAiAnalyzer.versionOf("gpt-4o-mini"))

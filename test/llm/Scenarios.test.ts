@@ -269,4 +269,55 @@ describe("OpenAiAnalyzer against a chat completions server", () => {
       })
       expect(server.calls()[0]!.headers.authorization).toBe("Bearer sk-test")
     }))
+
+  it.scoped("a 200 that is not a chat completion is asked again like an off-schema answer", () =>
+    Effect.gen(function* () {
+      const server = yield* Fake.scoped({
+        script: () => ({ kind: "status", status: 200, body: "<html>proxy login</html>" })
+      })
+      const analyzer = yield* analyzerFor(server, { invalidOutputRetries: 2 })
+      const { exit } = yield* drive(server, analyzer.analyze(post("good")))
+      const error = failureOf(exit)
+      expect(error.reason).toBe("InvalidOutput")
+      expect(error.detail).toMatch(/not a chat completion/)
+      expect(error.detail).toMatch(/3 answers, none valid/)
+      expect(server.calls()).toHaveLength(3)
+    }))
+
+  it.scoped("usage with negative counts is ignored; the answer is kept", () =>
+    Effect.gen(function* () {
+      const server = yield* Fake.scoped({
+        script: (request) => ({ ...Fake.valid(request), usage: { prompt: -5, completion: -1 } })
+      })
+      const analyzer = yield* analyzerFor(server)
+      const { exit } = yield* drive(server, analyzer.analyze(post("good")))
+      const usage = resultOf(exit).usage!
+      expect(usage.requests).toBe(1)
+      expect(usage.promptTokens).toBeGreaterThan(0)
+      expect(usage.completionTokens).toBeGreaterThan(0)
+      expect(server.calls()).toHaveLength(1)
+    }))
+
+  it.scoped("a 5 MB caption is cut: a small request, and the next post is not held up", () =>
+    Effect.gen(function* () {
+      const server = yield* Fake.scoped({ script: Fake.valid })
+      // The default tokens-per-minute limit, which every job shares.
+      const analyzer = yield* analyzerFor(server, { tokensPerMinute: 60_000, concurrency: 1 })
+      const huge = "good ".repeat(1_000_000)
+      const { exit, arrivals } = yield* drive(
+        server,
+        Effect.all([
+          analyzer.analyze(post(huge, "huge")),
+          analyzer.analyze(post("sad day", "small"))
+        ], { concurrency: "unbounded" })
+      )
+      expect(Exit.isSuccess(exit)).toBe(true)
+      const [big, small] = server.calls()
+      expect(Array.from(big!.caption!)).toHaveLength(Prompt.maxCaptionLength + 1)
+      expect(big!.caption!.endsWith("…")).toBe(true)
+      expect(Buffer.byteLength(JSON.stringify(big!.body))).toBeLessThan(50_000)
+      expect(small!.caption).toBe("sad day")
+      // Uncut, its tokens would hold the limiter for the whole minute.
+      expect(arrivals[1]! - arrivals[0]!).toBeLessThan(5_000)
+    }))
 })

@@ -9,11 +9,14 @@
  * - 5xx, a refused or dropped connection: Unavailable (with Retry-After
  *   when a 503 gives one);
  * - any other status: Rejected, with the server's error message;
- * - a 200 whose body is not a chat completion: InvalidOutput.
+ * - a 200 whose body is not a chat completion: InvalidOutput (the server
+ *   misbehaving; the analyzer asks again, as for an off-schema answer).
  *
  * The response is read leniently: only choices[0].message.content (or
  * refusal), finish_reason and usage are used, so servers that leave out
  * fields OpenAI sends (logprobs, refusal, system_fingerprint) still work.
+ * Usage that is not two whole numbers of 0 or more is ignored, as if the
+ * server had reported none: a bad count must not cost a valid answer.
  */
 import { Headers, HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Clock, Duration, Effect, Either, Option, Redacted, Schema } from "effect"
@@ -47,8 +50,10 @@ const Completion = Schema.Struct({
       finish_reason: Schema.optional(Schema.NullOr(Schema.String))
     })
   ),
-  usage: Schema.optional(Schema.NullOr(Usage))
+  usage: Schema.optional(Schema.Unknown)
 })
+
+const decodeUsage = Schema.decodeUnknownOption(Usage)
 
 export interface Answer {
   readonly content: string | null
@@ -158,17 +163,15 @@ const fromResponse = (
           ),
         onRight: (completion) => {
           const choice = completion.choices[0]
-          const usage = completion.usage
+          const usage = decodeUsage(completion.usage)
           return Effect.succeed({
             content: choice.message.content ?? null,
             refusal: choice.message.refusal ?? null,
             finishReason: choice.finish_reason ?? null,
-            usage: usage == null
-              ? Option.none()
-              : Option.some({
-                promptTokens: usage.prompt_tokens,
-                completionTokens: usage.completion_tokens
-              })
+            usage: Option.map(usage, (u) => ({
+              promptTokens: u.prompt_tokens,
+              completionTokens: u.completion_tokens
+            }))
           })
         }
       })

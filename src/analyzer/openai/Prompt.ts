@@ -53,13 +53,43 @@ export const systemMessage = [
   "  when the post is safe."
 ].join("\n")
 
-/** The post as the user message carries it: data only, no ids or counts. */
+/**
+ * Longest caption sent, in characters (code points): 4,000, TikTok's limit
+ * and nearly twice Instagram's 2,200. The rest of a longer caption is left
+ * out and "…" marks the cut, so one huge caption costs at most about 5,000
+ * tokens of the tokens-per-minute budget that every job shares. (The
+ * embedded analyzer reads up to 40,000; a request's tokens cost more.)
+ */
+export const maxCaptionLength = 4_000
+
+/** Hashtags and mentions sent, each; the rest are left out. */
+export const maxTags = 100
+
+/** Longest hashtag or mention sent, in characters. */
+export const maxTagLength = 100
+
+const cut = (text: string, max: number): string => {
+  if (text.length <= max) return text
+  const points = Array.from(text)
+  return points.length <= max ? text : `${points.slice(0, max).join("")}…`
+}
+
+const tags = (list: ReadonlyArray<string>) =>
+  list.slice(0, maxTags).map((tag) => cut(tag, maxTagLength))
+
+/** The caption as sent: cut to `maxCaptionLength` characters. */
+export const captionSent = (caption: string): string => cut(caption, maxCaptionLength)
+
+/**
+ * The post as the user message carries it: data only, no ids or counts,
+ * the caption and tag lists cut to their limits.
+ */
 export const userMessage = (post: Post): string =>
   JSON.stringify({
     post: {
-      caption: post.caption,
-      hashtags: post.hashtags,
-      mentions: post.mentions,
+      caption: captionSent(post.caption),
+      hashtags: tags(post.hashtags),
+      mentions: tags(post.mentions),
       mediaType: post.mediaType
     }
   })
