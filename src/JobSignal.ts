@@ -53,7 +53,9 @@ const follow = (
 ): Stream.Stream<string> =>
   notifications.listen(channel).pipe(
     Stream.tapErrorCause((cause) =>
-      Effect.logWarning("notifications lost; reconnecting", cause)
+      Effect.logWarning("notifications lost; reconnecting", cause).pipe(
+        Effect.annotateLogs({ module: "JobSignal", channel })
+      )
     ),
     Stream.retry(
       Schedule.exponential("100 millis").pipe(
@@ -80,19 +82,25 @@ export const make = Effect.gen(function* () {
   if (Option.isSome(notifications)) {
     yield* follow(notifications.value, channels.submitted).pipe(
       Stream.runForEach(() => notify),
-      Effect.annotateLogs({ module: "JobSignal" }),
       Effect.forkScoped
     )
   }
-  const progress = (jobId: string): Stream.Stream<void> =>
-    Option.match(notifications, {
-      onNone: () => Stream.empty,
-      onSome: (n) =>
-        follow(n, channels.progress).pipe(
-          Stream.filter((id) => id === jobId),
-          Stream.as(undefined)
-        )
+  // Every watcher of this process reads one subscription to the progress
+  // channel: it starts with the first watcher and ends a while after the
+  // last, so the number of watchers costs no listeners. A watcher that
+  // falls behind loses the oldest wake-ups, which its poll makes up for.
+  const progressed: Stream.Stream<string> = Option.isSome(notifications)
+    ? yield* Stream.share(follow(notifications.value, channels.progress), {
+      capacity: 1024,
+      strategy: "sliding",
+      idleTimeToLive: "30 seconds"
     })
+    : Stream.empty
+  const progress = (jobId: string): Stream.Stream<void> =>
+    progressed.pipe(
+      Stream.filter((id) => id === jobId),
+      Stream.as(undefined)
+    )
   return JobSignal.of({ notify, next, progress })
 })
 

@@ -6,10 +6,10 @@
  * writers queue on the lock instead of failing.
  */
 import { SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { type ConfigError, Duration, Effect, Layer } from "effect"
-import { mkdirSync } from "node:fs"
+import { Cause, type ConfigError, Duration, Effect, Layer } from "effect"
+import { existsSync, mkdirSync, statSync } from "node:fs"
 import { dirname } from "node:path"
 
 export interface SqliteStorageOptions {
@@ -28,7 +28,52 @@ const pragmas = (busyTimeout: Duration.DurationInput) =>
     yield* sql`PRAGMA foreign_keys = ON`
   })
 
-/** A SqlClient over one SQLite file, ready for the store. */
+/**
+ * Creates the missing directories of a path one at a time, from the top:
+ * Node 20's recursive mkdir never returns for a path under /proc.
+ */
+const createDirectory = (directory: string): void => {
+  if (existsSync(directory)) return
+  createDirectory(dirname(directory))
+  try {
+    mkdirSync(directory)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
+  }
+}
+
+/** The file's directory, created if missing; a directory is no database. */
+const prepareFile = (filename: string) =>
+  Effect.try({
+    try: () => {
+      if (statSync(filename, { throwIfNoEntry: false })?.isDirectory()) {
+        throw new Error("it is a directory")
+      }
+      createDirectory(dirname(filename))
+    },
+    catch: (cause) => new SqlError({ cause, message: `cannot open ${filename}` })
+  })
+
+/**
+ * The client; the driver throws when the file cannot be opened or is not
+ * a database, which becomes a SqlError here instead of a defect.
+ */
+const client = (filename: string) =>
+  Layer.catchAllCause(
+    SqliteClient.layer({ filename }),
+    (cause): Layer.Layer<unknown, SqlError | ConfigError.ConfigError> =>
+      Cause.isInterruptedOnly(cause)
+        ? Layer.failCause(cause)
+        : Layer.fail(
+          new SqlError({ cause: Cause.squash(cause), message: `cannot open ${filename}` })
+        )
+  )
+
+/**
+ * A SqlClient over one SQLite file, ready for the store. Fails with a
+ * SqlError when the file cannot be opened: its directory cannot be
+ * created, it is a directory, or it is not a SQLite database.
+ */
 export const layer = (
   options: SqliteStorageOptions
 ): Layer.Layer<
@@ -37,13 +82,8 @@ export const layer = (
 > =>
   Layer.effectDiscard(pragmas(options.busyTimeout ?? "10 seconds")).pipe(
     Layer.provideMerge(
-      Layer.unwrapEffect(
-        Effect.sync(() => {
-          if (options.filename !== ":memory:") {
-            mkdirSync(dirname(options.filename), { recursive: true })
-          }
-          return SqliteClient.layer({ filename: options.filename })
-        })
-      )
+      options.filename === ":memory:"
+        ? client(options.filename)
+        : Layer.unwrapEffect(Effect.as(prepareFile(options.filename), client(options.filename)))
     )
   )

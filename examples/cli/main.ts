@@ -7,16 +7,30 @@
  *
  * analyze imports a profile export, runs its analysis job to the end and
  * prints the insights. worker runs jobs until SIGTERM or SIGINT, then
- * hands unfinished jobs back. Exit code 0 on success, 2 on bad input with
- * a one-line reason, 1 on any other failure.
+ * hands unfinished jobs back. --db is read by Storage.parse. Exit code 0
+ * on success, 2 on bad input with a one-line reason, 130 when
+ * interrupted, 1 on any other failure (one line too: a database that
+ * cannot be opened says `cannot open <db>: <reason>`).
  */
 import { Args, Command, Options, ValidationError } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Console, Data, Duration, Effect, Exit, Layer, Logger, LogLevel } from "effect"
+import {
+  Cause,
+  ConfigError,
+  Console,
+  Data,
+  Duration,
+  Effect,
+  Exit,
+  Layer,
+  Logger,
+  LogLevel,
+  Option
+} from "effect"
 import { analyzer, analyzerLayer } from "./AnalyzerOption.js"
 import { importProfileFile } from "../../src/import/ProfileImporter.js"
-import { Insights, InvalidInput, JobRunner, ProfileStore } from "../../src/index.js"
+import { Insights, InvalidInput, ProfileStore } from "../../src/index.js"
 import * as Storage from "./Storage.js"
 import { repair, validate } from "./ConsistencyCommands.js"
 import { health } from "./HealthCommand.js"
@@ -29,7 +43,9 @@ const file = Args.text({ name: "FILE" }).pipe(
   )
 )
 const db = Options.text("db").pipe(
-  Options.withDescription("a SQLite file (created if missing) or a postgres:// URL"),
+  Options.withDescription(
+    "a SQLite file (created if missing), a file:// URL or a postgres:// URL"
+  ),
   Options.withDefault(".profile-insights/profile-insights.db")
 )
 const json = Options.boolean("json").pipe(
@@ -92,6 +108,12 @@ const worker = Command.make(
     poll: Options.integer("poll").pipe(
       Options.withDescription("milliseconds between looks for due jobs when idle"),
       Options.withDefault(1000)
+    ),
+    sweep: Options.integer("sweep").pipe(
+      Options.withDescription(
+        "seconds between repair sweeps beside the runner (0 turns them off)"
+      ),
+      Options.withDefault(60)
     )
   },
   (args) =>
@@ -100,14 +122,29 @@ const worker = Command.make(
       "post-concurrency": args.postConcurrency,
       lease: args.lease,
       poll: args.poll
-    }).pipe(Effect.zipRight(Layer.launch(
-      JobRunner.layer({
+    }).pipe(
+      Effect.zipRight(
+        args.sweep >= 0
+          ? Effect.void
+          : Effect.fail(
+            new InvalidInput({
+              source: "command line",
+              record: "",
+              field: "--sweep",
+              detail: `expected 0 (off) or a whole number of seconds, got ${args.sweep}`
+            })
+          )
+      ),
+      Effect.zipRight(Layer.launch(
+      // The runner with the scheduled repair sweep beside it, as in any
+      // host: a dead lease or a job stuck half done is put right here too.
+      Insights.layer({
         jobConcurrency: args.concurrency,
         postConcurrency: args.postConcurrency,
         leaseDuration: Duration.seconds(args.lease),
-        pollInterval: Duration.millis(args.poll)
+        pollInterval: Duration.millis(args.poll),
+        repair: args.sweep === 0 ? false : { interval: Duration.seconds(args.sweep) }
       }).pipe(
-        Layer.provide(Insights.layerWithoutRunner),
         Layer.provide(analyzerLayer(args.analyzer)),
         Layer.provide(Storage.fromDb(args.db))
       )
@@ -144,17 +181,40 @@ const cli = Command.run(
   { name: "profile-insights", version: "0.1.0" }
 )
 
-/** One line on stderr and an exit code, for errors a user can act on. */
+/**
+ * One line on stderr and an exit code, for errors a user can act on: 2
+ * for bad input (a file, an option, a PROFILE_INSIGHTS_* variable), else 1.
+ */
 const reportFailure = (error: unknown) =>
   Effect.sync(() => {
     const tag = typeof error === "object" && error !== null && "_tag" in error ? error._tag : null
     const message = error instanceof Error ? error.message : String(error)
     process.stderr.write(`profile-insights: ${message}\n`)
-    process.exitCode = tag === "InvalidInput" || tag === "UnknownFormat" ? 2 : 1
+    process.exitCode =
+      tag === "InvalidInput" || tag === "UnknownFormat" || ConfigError.isConfigError(error)
+        ? 2
+        : 1
   })
 
+/**
+ * How a run that did not succeed ends: interrupted, it keeps its cause
+ * (exit 130); a bad command line exits 2 after the message @effect/cli
+ * printed; a failure prints its one line; a defect prints its message,
+ * not a stack, and exits 1.
+ */
+const reportCause = (cause: Cause.Cause<unknown>) => {
+  if (Cause.isInterrupted(cause)) return Effect.failCause(cause)
+  return Option.match(Cause.failureOption(cause), {
+    onSome: (error) =>
+      ValidationError.isValidationError(error)
+        ? Effect.sync(() => { process.exitCode = 2 })
+        : reportFailure(error),
+    onNone: () => reportFailure(`unexpected error: ${Storage.reasonOf(Cause.squash(cause))}`)
+  })
+}
+
 cli(process.argv).pipe(
-  Effect.catchIf((e) => !ValidationError.isValidationError(e), reportFailure),
+  Effect.catchAllCause(reportCause),
   Effect.provide(NodeContext.layer),
   Effect.provide(
     Layer.merge(

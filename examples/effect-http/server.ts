@@ -7,7 +7,8 @@
  *   PORT=0 PROFILE_INSIGHTS_DB=/tmp/insights.db node --import tsx examples/effect-http/server.ts
  *
  * Settings: PORT (0 picks a free port; default 3000), HOST (default
- * 127.0.0.1), PROFILE_INSIGHTS_DB (a SQLite file or a postgres:// URL),
+ * 127.0.0.1), PROFILE_INSIGHTS_DB (a SQLite file, a file:// URL or a
+ * postgres:// URL, read as the CLI reads --db),
  * PROFILE_INSIGHTS_ANALYZER (embedded or openai, configured by the
  * PROFILE_INSIGHTS_OPENAI_* variables), PROFILE_INSIGHTS_TOKENS
  * ("token:owner,..."; default demo-alice:alice,demo-bob:bob).
@@ -16,15 +17,14 @@
  * logs go to stderr. SIGTERM or SIGINT ends open event streams, stops
  * the server, hands running jobs back for the next runner and exits 0; a
  * shutdown that takes longer than 10 seconds exits 1, and a second signal
- * ends the process at once.
+ * ends the process at once. A bad setting exits 2 and a database that
+ * cannot be opened exits 1, each with one line on stderr.
  */
 import { HttpApiBuilder, HttpMiddleware, HttpServer } from "@effect/platform"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Console, Data, Deferred, Effect, Layer, Logger, Option } from "effect"
-import { mkdirSync } from "node:fs"
+import { Cause, Console, Data, Deferred, Effect, Exit, Layer, Logger, Option } from "effect"
 import { createServer, type Server } from "node:http"
-import { dirname } from "node:path"
 import * as Health from "../../src/Health.js"
 import * as Insights from "../../src/Insights.js"
 import * as Telemetry from "../../src/Telemetry.js"
@@ -46,10 +46,8 @@ import { AuthorizationLive, JobsLive, ProfilesLive, PublicLive } from "./Handler
 import { RequestErrorsLive } from "./RequestErrors.js"
 import { StaticLive } from "./Static.js"
 
+/** A setting in the environment is malformed; the message names it. */
 class StartupError extends Data.TaggedError("StartupError")<{ readonly message: string }> {}
-
-/** As Storage.fromDb tells them apart. */
-const isPostgres = (db: string) => /^postgres(ql)?:\/\//.test(db)
 
 /** The library: API, runner, repair sweep, health and metrics, on one pool. */
 const libraryLayer = (config: ServerConfig) =>
@@ -59,7 +57,7 @@ const libraryLayer = (config: ServerConfig) =>
     Telemetry.layerPrometheus()
   ).pipe(
     Layer.provide(analyzerLayer(config.analyzer)),
-    Layer.provide(Storage.fromDb(config.db))
+    Layer.provide(Storage.layer(config.db))
   )
 
 /**
@@ -109,13 +107,6 @@ const main = Effect.gen(function* () {
     try: () => serverConfig(process.env),
     catch: (error) => new StartupError({ message: (error as Error).message })
   })
-  if (!isPostgres(config.db)) {
-    yield* Effect.try({
-      try: () => mkdirSync(dirname(config.db), { recursive: true }),
-      catch: (error) =>
-        new StartupError({ message: `PROFILE_INSIGHTS_DB: ${(error as Error).message}` })
-    })
-  }
   return yield* Layer.launch(appLayer(config, tokensFromEnv(process.env)))
 })
 
@@ -138,20 +129,39 @@ const boundShutdown = () => {
   process.on("SIGINT", onSignal)
 }
 
+/** Why the server could not start, in one line; none for other causes. */
+const startupFailure = (cause: Cause.Cause<unknown>): Option.Option<string> =>
+  Option.filterMap(Cause.failureOption(cause), (error) =>
+    error instanceof StartupError || error instanceof Storage.CannotOpenDatabase
+      ? Option.some(error.message)
+      : Option.none()
+  )
+
 boundShutdown()
 main.pipe(
   Effect.tapErrorCause((cause) => {
     if (Cause.isInterruptedOnly(cause)) return Effect.void
-    const failure = Cause.failureOption(cause)
-    return Option.isSome(failure) && failure.value instanceof StartupError
-      ? Effect.logError(`the server could not start: ${failure.value.message}`)
-      : Effect.logError("the server stopped", cause)
+    return Option.match(startupFailure(cause), {
+      onSome: (reason) => Effect.logError(`the server could not start: ${reason}`),
+      onNone: () => Effect.logError("the server stopped", cause)
+    })
   }),
   // Logs go to stderr: stdout holds only the listening line.
   Effect.provide(
     Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
   ),
   // SIGTERM and SIGINT interrupt the server: exit 0 once it has shut down;
-  // 1 if it could not start or failed.
-  NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
+  // 2 for a bad setting; 1 if it could not start otherwise, or failed.
+  NodeRuntime.runMain({
+    disableErrorReporting: true,
+    disablePrettyLogger: true,
+    teardown: (exit, onExit) =>
+      onExit(
+        Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)
+          ? 0
+          : Option.exists(Cause.failureOption(exit.cause), (e) => e instanceof StartupError)
+          ? 2
+          : 1
+      )
+  })
 )

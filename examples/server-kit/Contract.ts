@@ -27,7 +27,8 @@
  * the job's current state; a client reconnecting with Last-Event-ID skips
  * a first event whose id equals it.
  */
-import { Schema } from "effect"
+import { Either, Schema } from "effect"
+import * as Storage from "../cli/Storage.js"
 import { Job, type JobStatus, ProfileInsights } from "../../src/Domain.js"
 import type { SaveResult } from "../../src/ProfileStore.js"
 
@@ -205,12 +206,19 @@ export interface ServerConfig {
   readonly port: number
   /** HOST. Default 127.0.0.1. */
   readonly host: string
-  /** PROFILE_INSIGHTS_DB: a SQLite file or a postgres:// URL. */
-  readonly db: string
+  /**
+   * PROFILE_INSIGHTS_DB: a SQLite file path, a file:// URL or a postgres://
+   * URL, read as the CLI reads --db. Default .profile-insights/server.db.
+   */
+  readonly db: Storage.Database
   /** PROFILE_INSIGHTS_ANALYZER: embedded (default) or openai. */
   readonly analyzer: "embedded" | "openai"
 }
 
+/**
+ * The settings from the environment; a malformed one throws an Error whose
+ * message starts with the variable's name.
+ */
 export const serverConfig = (env: NodeJS.ProcessEnv = process.env): ServerConfig => {
   const port = Number(env.PORT ?? "3000")
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -222,12 +230,9 @@ export const serverConfig = (env: NodeJS.ProcessEnv = process.env): ServerConfig
       `PROFILE_INSIGHTS_ANALYZER: expected embedded or openai, got ${JSON.stringify(analyzer)}`
     )
   }
-  return {
-    port,
-    host: env.HOST ?? "127.0.0.1",
-    db: env.PROFILE_INSIGHTS_DB ?? ".profile-insights/server.db",
-    analyzer
-  }
+  const db = Storage.parse(env.PROFILE_INSIGHTS_DB ?? ".profile-insights/server.db")
+  if (Either.isLeft(db)) throw new Error(`PROFILE_INSIGHTS_DB: ${db.left}`)
+  return { port, host: env.HOST ?? "127.0.0.1", db: db.right, analyzer }
 }
 
 /**

@@ -5,9 +5,7 @@
  * of a progress stream, and a graceful shutdown on SIGTERM and SIGINT.
  * Plain Node, no framework, so each server file is only its routing.
  */
-import { mkdir } from "node:fs/promises"
 import type { Server } from "node:http"
-import { dirname } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Either, ParseResult, Schema } from "effect"
 import {
@@ -17,6 +15,7 @@ import {
   InvalidInput
 } from "../../client/index.js"
 import { HealthSnapshot } from "../../src/Health.js"
+import * as Storage from "../cli/Storage.js"
 import {
   type ErrorAnswer,
   type ErrorBody,
@@ -63,9 +62,9 @@ export const metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 /** Client options from the server's configuration. */
 export const clientOptions = (config: ServerConfig): ClientOptions => ({
-  storage: /^postgres(ql)?:\/\//i.test(config.db)
-    ? { postgres: config.db }
-    : { sqlite: config.db },
+  storage: config.db._tag === "Postgres"
+    ? { postgres: config.db.url }
+    : { sqlite: config.db.filename },
   analyzer: config.analyzer
 })
 
@@ -73,7 +72,7 @@ export const clientOptions = (config: ServerConfig): ClientOptions => ({
  * Reads the configuration, opens the client (migrating the database and
  * starting its runner) and returns what the routes need. A bad setting
  * exits 2 with a line on stderr naming the variable; a database that
- * cannot be opened exits 1.
+ * cannot be opened exits 1 with a line saying why.
  */
 export const startHost = async (env: NodeJS.ProcessEnv = process.env): Promise<Host> => {
   let config: ServerConfig
@@ -83,15 +82,15 @@ export const startHost = async (env: NodeJS.ProcessEnv = process.env): Promise<H
     log(`cannot start: ${error instanceof Error ? error.message : String(error)}`)
     process.exit(2)
   }
-  const options = clientOptions(config)
   let client: InsightsClient
   try {
-    if ("sqlite" in options.storage) {
-      await mkdir(dirname(options.storage.sqlite), { recursive: true })
-    }
-    client = await createClient(options)
+    client = await createClient(clientOptions(config))
   } catch (error) {
-    log(`cannot open ${config.db}:`, error)
+    if (error instanceof InvalidInput) {
+      log(`cannot start: ${error.message}`)
+      process.exit(2)
+    }
+    log(`cannot open ${Storage.describe(config.db)}: ${Storage.reasonOf(error)}`)
     process.exit(1)
   }
   const stopping = new AbortController()

@@ -6,7 +6,7 @@
 import { Command } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { health } from "../../examples/cli/HealthCommand.js"
 import { JobStore } from "../../src/index.js"
 import { freshPostgresDatabase, postgresAvailable, tempDatabase } from "../support/Storage.js"
@@ -57,7 +57,7 @@ const setUp = (db: string) =>
     yield* recordRepair({ runId: "run-1", violation: "StaleAggregate" })
     yield* Effect.sleep("20 millis")
     return { queued: queued.id, stalled: running.id }
-  }).pipe(Effect.provide(storesLayer(Storage.fromDb(db))))
+  }).pipe(Effect.provide(storesLayer(Layer.orDie(Storage.fromDb(db)))))
 
 const databases = [
   { name: "sqlite", available: true, fresh: Effect.sync(tempDatabase) },
