@@ -49,19 +49,25 @@ const NonNegative = Schema.Number.pipe(Schema.greaterThanOrEqualTo(0))
 /** A per-minute limit: a positive number, or Infinity for none. */
 const PerMinute = Schema.Number.pipe(Schema.greaterThan(0))
 
+/** The Duration a caller's value stands for: milliseconds (not negative) or any DurationInput. */
+const durationOf = (u: unknown): Option.Option<Duration.Duration> =>
+  typeof u === "number"
+    ? (u >= 0 ? Option.some(Duration.millis(u)) : Option.none())
+    : Duration.decodeUnknown(u)
+
 /** What Duration.decode accepts: a Duration, milliseconds, or "30 seconds". */
 const DurationInput = Schema.declare(
-  (u: unknown): u is Duration.DurationInput =>
-    (typeof u === "number" && u >= 0) || Duration.decodeUnknown(u)._tag === "Some",
-  { identifier: "DurationInput", description: "a Duration, milliseconds, or text such as \"30 seconds\"" }
+  (u: unknown): u is Duration.DurationInput => Option.isSome(durationOf(u)),
+  {
+    identifier: "DurationInput",
+    description: "a Duration, milliseconds, or text such as \"30 seconds\""
+  }
 )
 
 /** A DurationInput of more than zero. */
 const PositiveDurationInput = Schema.declare(
-  (u: unknown): u is Duration.DurationInput => {
-    const decoded = typeof u === "number" ? Option.some(Duration.millis(u)) : Duration.decodeUnknown(u)
-    return Option.isSome(decoded) && Duration.toMillis(decoded.value) > 0
-  },
+  (u: unknown): u is Duration.DurationInput =>
+    Option.exists(durationOf(u), (d) => Duration.toMillis(d) > 0),
   {
     identifier: "PositiveDurationInput",
     description: "a Duration above zero, milliseconds, or text such as \"30 seconds\""

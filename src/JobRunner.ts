@@ -81,7 +81,8 @@ const runJob = (job: Job, settings: Settings) =>
     const lease: Lease = { jobId: job.id, epoch: job.epoch }
 
     if (job.attempt > job.maxAttempts) {
-      yield* jobs.fail(lease, `gave up after ${job.maxAttempts} attempts: ${job.lastError ?? "lease expired"}`)
+      const cause = job.lastError ?? "lease expired"
+      yield* jobs.fail(lease, `gave up after ${job.maxAttempts} attempts: ${cause}`)
       yield* Metric.increment(Metrics.jobsFailed)
       yield* Effect.logWarning("job failed: attempts exhausted")
       return

@@ -431,7 +431,9 @@ export const make = Effect.gen(function* () {
           done, failed, total, epoch, lease_holder, lease_expires_at, created_at,
           finished_at FROM pi_jobs WHERE id = ${v.rowId} ${forUpdate}`
         const before = (yield* read)[0]
-        if (before === undefined) return { action: "cancelled-job" as const, outcome: "already deleted" }
+        if (before === undefined) {
+          return { action: "cancelled-job" as const, outcome: "already deleted" }
+        }
         if (!stillUndecodable(Validator.JobRow, before)) {
           return { action: "recounted-progress" as const, outcome: "the job decodes now" }
         }

@@ -958,7 +958,12 @@ export const makeWithVersion = (version: string) =>
         const undecodable: Array<{ profileId: string; row: Undecodable }> = [
           ...badJobs.map((b) => ({
             profileId: b.row.profile_id,
-            row: { table: "pi_jobs" as const, rowId: b.row.id, analyzerVersion: null, error: b.error }
+            row: {
+              table: "pi_jobs" as const,
+              rowId: b.row.id,
+              analyzerVersion: null,
+              error: b.error
+            }
           })),
           ...aggregates.bad.map((b) => ({
             profileId: b.row.profile_id,

@@ -177,7 +177,9 @@ class JobDidNotSucceed extends Data.TaggedError("JobDidNotSucceed")<{
 }
 
 const cli = Command.run(
-  Command.make("profile-insights").pipe(Command.withSubcommands([analyze, worker, health, validate, repair])),
+  Command.make("profile-insights").pipe(
+    Command.withSubcommands([analyze, worker, health, validate, repair])
+  ),
   { name: "profile-insights", version: "0.1.0" }
 )
 

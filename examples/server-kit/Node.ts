@@ -325,7 +325,10 @@ export const closeConnectionsAsTheyIdle = (server: Server): (() => void) => {
   }
 }
 
-/** server.close() that does not wait on idle keep-alive connections (see closeConnectionsAsTheyIdle). */
+/**
+ * server.close() that does not wait on idle keep-alive connections (see
+ * closeConnectionsAsTheyIdle).
+ */
 export const closeServer = (server: Server): Promise<void> =>
   new Promise<void>((resolve, reject) => {
     server.close((error) => {

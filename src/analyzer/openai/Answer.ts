@@ -45,8 +45,14 @@ const AnswerLanguage = Schema.Struct({
 })
 
 const emojiChar = /\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20E3/u
-const emojiOnly =
-  /^(?:\p{Extended_Pictographic}|\p{Regional_Indicator}|\p{Emoji_Modifier}|[\u200D\uFE0F\u20E3#*0-9\u{E0020}-\u{E007F}])+$/u
+const emojiPart = [
+  "\\p{Extended_Pictographic}",
+  "\\p{Regional_Indicator}",
+  "\\p{Emoji_Modifier}",
+  // joiner, variation selector, keycap, the keycap bases, tag characters
+  "[\\u200D\\uFE0F\\u20E3#*0-9\\u{E0020}-\\u{E007F}]"
+].join("|")
+const emojiOnly = new RegExp(`^(?:${emojiPart})+$`, "u")
 
 /** One emoji (a ZWJ sequence, flag or keycap included), and nothing else. */
 const Emoji = Schema.String.pipe(
